@@ -1,0 +1,116 @@
+/* deltac.h: the deltac compiler library.
+ *
+ *   spec.json --dc_spec_load--> dc_spec --dc_net_from_spec--> dc_net (the IR)
+ *             --dc_emit--> C99 source --dc_jit_compile--> dc_jit --dc_jit_engine--> dcr_engine
+ *
+ * Every function returns 0 on success and -1 on failure, with the status and
+ * a message in *err; the library never prints and never exits. Ownership is
+ * stated per function. The runtime (dcr.h) supplies the network description,
+ * errors and the engine interface the generated code is driven through. */
+#ifndef DELTAC_H
+#define DELTAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcr.h"
+
+const char *dc_version(void);
+
+/* ---- limits: exceeding one is an error that names it --------------------- */
+#define DC_NAME_MAX 32                     /* name: [a-z][a-z0-9_]{0,31} */
+#define DC_MAX_UNITS 65536                 /* per layer, and inputs */
+#define DC_MAX_PARAMS 2000000              /* weights and biases together */
+#define DC_MAX_EPOCHS 1000000
+#define DC_MAX_BATCH 1000000
+#define DC_MAX_SPEC_BYTES (1u << 20)       /* a spec file */
+#define DC_MAX_SOURCE_BYTES (512u << 20)   /* generated C; every valid spec fits */
+
+/* ---- the spec (docs/spec.md) ---------------------------------------------- */
+typedef struct {
+    char name[DC_NAME_MAX + 1];
+    char *path;            /* the spec file as given, owned */
+    unsigned char sha256[32];
+    char sha256_hex[65];   /* of the spec file's bytes */
+    dcr_arch arch;
+    dcr_init init;
+    dcr_train_opts train;
+    struct {
+        int present;       /* the spec has a "data" object */
+        char *train;       /* resolved against the spec's folder, owned */
+        char *test;        /* NULL when absent, owned */
+        dcr_csv_opts csv;
+        int standardize;
+        double test_fraction;
+    } data;
+} dc_spec;
+
+/* Reads and validates a spec file. Errors read
+ * "FILE:LINE:COL: json.path: what is wrong (what was expected)".
+ * On success *out owns memory; free it with dc_spec_free. On failure *out is
+ * left empty (safe to dc_spec_free). */
+int dc_spec_load(dc_spec *out, const char *path, dcr_error *err);
+/* The same from text; path names the text in messages and anchors relative
+ * data paths. */
+int dc_spec_parse(dc_spec *out, const char *text, size_t len, const char *path,
+                  dcr_error *err);
+void dc_spec_free(dc_spec *s);
+
+/* ---- the network IR -------------------------------------------------------- */
+typedef struct {
+    char name[DC_NAME_MAX + 1];   /* a validated identifier: the C prefix */
+    dcr_arch arch;
+    size_t n_params;
+    size_t w_off[DCR_MAX_LAYERS + 1]; /* index of W(l) in the flat array */
+    size_t b_off[DCR_MAX_LAYERS + 1]; /* index of b(l) */
+    uint64_t flops_forward;  /* per sample: 2 * weights (multiply + add) */
+    uint64_t flops_train;    /* per sample: forward + deltas + gradients + update */
+    char spec_sha256[65];    /* "" when not made from a spec */
+} dc_net;
+
+/* Builds the IR from an architecture, checking every limit. name must be a
+ * valid identifier. */
+int dc_net_make(dc_net *out, const dcr_arch *arch, const char *name, dcr_error *err);
+int dc_net_from_spec(dc_net *out, const dc_spec *s, dcr_error *err);
+
+/* ---- emission ------------------------------------------------------------------ */
+typedef enum {
+    DC_EMIT_UNROLLED = 0  /* every unit, weight and update a statement of its own */
+} dc_strategy;
+
+typedef struct {
+    dc_strategy strategy;
+    const char *command_line; /* for the header comment; may be NULL */
+} dc_emit_opts;
+
+/* Writes the C99 source for net into *out_src (NUL-terminated, *out_len
+ * bytes, caller frees with free()). Diagnostics about it name "NAME.c". Fails with DCR_ERR_LIMIT when the source
+ * would exceed DC_MAX_SOURCE_BYTES.
+ *
+ * The generated file defines, with P the net's name and T float or double:
+ *   void   P_forward(T *out, const T *params, const T *x);
+ *   T      P_loss_grad(T *grad, const T *params, const T *x, const T *y);  adds into grad
+ *   void   P_sgd(T *params, const T *grad, T scale);      params -= scale * grad
+ *   double P_train_batch(T *params, T *grad, const T *X, const T *Y, int n, double lr);
+ * and the same with void pointers and a _v suffix, which dc_jit_engine uses. */
+int dc_emit(char **out_src, size_t *out_len, const dc_net *net,
+            const dc_emit_opts *o, dcr_error *err);
+
+/* ---- JIT --------------------------------------------------------------------- */
+typedef enum { DC_JIT_TCC = 0 } dc_backend;
+typedef struct dc_jit dc_jit;
+
+/* Compiles src in memory. Diagnostics come back in err->msg. Safe to call
+ * from several threads at once. *out owns the code: every pointer taken from
+ * it dies with dc_jit_free. */
+int dc_jit_compile(dc_jit **out, dc_backend backend, const char *src, size_t len,
+                   dcr_error *err);
+void *dc_jit_symbol(dc_jit *j, const char *name);
+void dc_jit_free(dc_jit *j);
+
+/* Fills an engine that runs net's generated functions from j. The engine
+ * borrows j and net (keep both alive); release it with dc_jit_engine_free. */
+int dc_jit_engine(dcr_engine *out, dc_jit *j, const dc_net *net, dcr_error *err);
+void dc_jit_engine_free(dcr_engine *e);
+
+#endif

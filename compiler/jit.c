@@ -1,0 +1,110 @@
+/* jit.c: the backend-independent side of the JIT: source checks, symbol
+ * lookup and the engine that runs generated code. */
+#include <string.h>
+
+#include "internal.h"
+#include "jit.h"
+
+struct dc_jit {
+    dc_backend backend;
+    void *state;
+};
+
+int dc_jit_compile(dc_jit **out, dc_backend backend, const char *src, size_t len, dcr_error *err)
+{
+    *out = NULL;
+    if (backend != DC_JIT_TCC)
+        return dcr_fail(err, DCR_ERR_USAGE, "unknown JIT backend %d", (int)backend);
+    if (len > DC_MAX_SOURCE_BYTES)
+        return dcr_fail(err, DCR_ERR_LIMIT, "%zu bytes of source, more than the limit DC_MAX_SOURCE_BYTES = %u",
+                        len, (unsigned)DC_MAX_SOURCE_BYTES);
+    if (memchr(src, 0, len) || src[len] != 0)
+        return dcr_fail(err, DCR_ERR_USAGE, "the source must be %zu bytes of text followed by one NUL", len);
+    dc_jit *j = calloc(1, sizeof *j);
+    if (!j)
+        return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+    j->backend = backend;
+    if (dc_jit_tcc_compile(&j->state, src, err)) {
+        free(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+void *dc_jit_symbol(dc_jit *j, const char *name)
+{
+    return dc_jit_tcc_symbol(j->state, name);
+}
+
+void dc_jit_free(dc_jit *j)
+{
+    if (!j)
+        return;
+    dc_jit_tcc_free(j->state);
+    free(j);
+}
+
+/* ---- the engine ------------------------------------------------------------------ */
+
+typedef struct {
+    void (*forward)(void *out, const void *params, const void *x);
+    double (*loss_grad)(void *grad, const void *params, const void *x, const void *y);
+    double (*train_batch)(void *params, void *grad, const void *X, const void *Y, int n, double lr);
+} gen_fns;
+
+static void eng_forward(void *self, void *out, const void *params, const void *x)
+{
+    ((gen_fns *)self)->forward(out, params, x);
+}
+
+static double eng_loss_grad(void *self, void *grad, const void *params, const void *x, const void *y)
+{
+    return ((gen_fns *)self)->loss_grad(grad, params, x, y);
+}
+
+static double eng_train_batch(void *self, void *params, void *grad, const void *X, const void *Y, int n,
+                              double lr)
+{
+    return ((gen_fns *)self)->train_batch(params, grad, X, Y, n, lr);
+}
+
+static void *lookup(dc_jit *j, const char *prefix, const char *suffix, dcr_error *err)
+{
+    char name[DC_NAME_MAX + 32];
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    void *p = dc_jit_symbol(j, name);
+    if (!p)
+        dcr_fail(err, DCR_ERR_JIT, "the compiled code has no function %s", name);
+    return p;
+}
+
+int dc_jit_engine(dcr_engine *out, dc_jit *j, const dc_net *net, dcr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    gen_fns *g = calloc(1, sizeof *g);
+    if (!g)
+        return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+    void *f = lookup(j, net->name, "_forward_v", err);
+    void *lg = f ? lookup(j, net->name, "_loss_grad_v", err) : NULL;
+    void *tb = lg ? lookup(j, net->name, "_train_batch_v", err) : NULL;
+    if (!tb) {
+        free(g);
+        return -1;
+    }
+    g->forward = (void (*)(void *, const void *, const void *))f;
+    g->loss_grad = (double (*)(void *, const void *, const void *, const void *))lg;
+    g->train_batch = (double (*)(void *, void *, const void *, const void *, int, double))tb;
+    out->self = g;
+    out->arch = &net->arch;
+    out->forward = eng_forward;
+    out->loss_grad = eng_loss_grad;
+    out->train_batch = eng_train_batch;
+    return 0;
+}
+
+void dc_jit_engine_free(dcr_engine *e)
+{
+    free(e->self);
+    memset(e, 0, sizeof *e);
+}

@@ -1,0 +1,121 @@
+/* jit_tcc.c: the libtcc backend. libtcc keeps global state, so every call
+ * into it happens under one mutex; it can also exit(1) on a failed
+ * allocation, so sources are capped before they reach it. The generated code
+ * includes no headers: it gets its libm functions from us by address, and
+ * tcc's own helpers from libtcc1.a (Debian package tcc). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libtcc.h>
+
+#include "internal.h"
+#include "jit.h"
+
+#define TCC_LIBTCC1 DC_TCC_LIB_DIR "/libtcc1.a"
+
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+    char msg[DCR_MSG_MAX - 64];
+    size_t len;
+} diag;
+
+static void on_diag(void *opaque, const char *m)
+{
+    diag *d = opaque;
+    if (d->len + 2 >= sizeof d->msg)
+        return;
+    int n = snprintf(d->msg + d->len, sizeof d->msg - d->len, "%s%s", d->len ? "\n" : "", m);
+    if (n > 0)
+        d->len += (size_t)n < sizeof d->msg - d->len ? (size_t)n : sizeof d->msg - d->len - 1;
+}
+
+/* Debian's snapshot takes (state, ptr); current TinyCC takes only the state. */
+static int relocate(TCCState *s)
+{
+#ifdef TCC_RELOCATE_AUTO
+    return tcc_relocate(s, TCC_RELOCATE_AUTO);
+#else
+    return tcc_relocate(s);
+#endif
+}
+
+typedef struct {
+    const char *name;
+    const void *addr;
+} host_sym;
+
+static int add_host_symbols(TCCState *s)
+{
+    /* taken by address so the generated code calls exactly the host's libm */
+    double (*d1[3])(double) = {exp, tanh, log};
+    float (*f1[3])(float) = {expf, tanhf, logf};
+    const host_sym syms[] = {
+        {"exp", (const void *)d1[0]},  {"tanh", (const void *)d1[1]},  {"log", (const void *)d1[2]},
+        {"expf", (const void *)f1[0]}, {"tanhf", (const void *)f1[1]}, {"logf", (const void *)f1[2]},
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof *syms; i++)
+        if (tcc_add_symbol(s, syms[i].name, syms[i].addr) < 0)
+            return -1;
+    return 0;
+}
+
+int dc_jit_tcc_compile(void **out, const char *src, dcr_error *err)
+{
+    *out = NULL;
+    if (access(TCC_LIBTCC1, R_OK) != 0)
+        return dcr_fail(err, DCR_ERR_JIT, "%s is missing: apt-get install tcc", TCC_LIBTCC1);
+    diag d = {{0}, 0};
+    pthread_mutex_lock(&tcc_lock);
+    TCCState *s = tcc_new();
+    if (!s) {
+        pthread_mutex_unlock(&tcc_lock);
+        return dcr_fail(err, DCR_ERR_NOMEM, "libtcc: tcc_new failed");
+    }
+    tcc_set_error_func(s, &d, on_diag);
+    tcc_set_lib_path(s, DC_TCC_LIB_DIR);
+    tcc_set_options(s, "-nostdlib");
+    int rc = tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    const char *stage = "setting up";
+    if (rc >= 0) {
+        stage = "compiling";
+        rc = tcc_compile_string(s, src);
+    }
+    if (rc >= 0) {
+        stage = "linking";
+        rc = add_host_symbols(s);
+    }
+    if (rc >= 0)
+        rc = tcc_add_file(s, TCC_LIBTCC1);
+    if (rc >= 0)
+        rc = relocate(s);
+    if (rc < 0) {
+        tcc_delete(s);
+        pthread_mutex_unlock(&tcc_lock);
+        return dcr_fail(err, DCR_ERR_JIT, "libtcc failed %s the generated code:\n%s", stage,
+                        d.len ? d.msg : "(no message)");
+    }
+    pthread_mutex_unlock(&tcc_lock);
+    *out = s;
+    return 0;
+}
+
+void *dc_jit_tcc_symbol(void *state, const char *name)
+{
+    pthread_mutex_lock(&tcc_lock);
+    void *p = tcc_get_symbol(state, name);
+    pthread_mutex_unlock(&tcc_lock);
+    return p;
+}
+
+void dc_jit_tcc_free(void *state)
+{
+    if (!state)
+        return;
+    pthread_mutex_lock(&tcc_lock);
+    tcc_delete(state);
+    pthread_mutex_unlock(&tcc_lock);
+}

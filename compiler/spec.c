@@ -1,0 +1,623 @@
+/* spec.c: reads a spec (docs/spec.md) with cJSON and validates every key.
+ * Everything that is not exactly right is an error naming the file, the
+ * line and column, and the JSON path. cJSON's own leniencies (duplicate
+ * keys, case-insensitive lookup, saturating valueint) are closed here. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "internal.h"
+
+#define SPEC_MAX_DEPTH 64
+#define SPEC_MAX_PATH 4096
+#define SPEC_MAX_SEED 9007199254740991.0 /* 2^53 - 1: exact in a JSON number */
+
+typedef struct {
+    const char *file;
+    const char *text;
+    size_t len;
+    dc_jpos pos;
+    dcr_error *err;
+} vctx;
+
+/* ---- messages ------------------------------------------------------------- */
+
+static int verr_at(vctx *c, size_t off, const char *jpath, const char *fmt, ...) DC_PRINTF(4, 5);
+static int verr_at(vctx *c, size_t off, const char *jpath, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    int line, col;
+    dc_line_col(&line, &col, c->text, c->len, off);
+    return dcr_fail(c->err, DCR_ERR_SPEC, "%s:%d:%d: %s: %s", c->file, line, col,
+                    jpath[0] ? jpath : "$", what);
+}
+
+#define VERR(c, item, jpath, ...) verr_at(c, dc_jpos_value(&(c)->pos, item), jpath, __VA_ARGS__)
+#define VERR_KEY(c, item, jpath, ...) verr_at(c, dc_jpos_key(&(c)->pos, item), jpath, __VA_ARGS__)
+
+/* A short, printable rendering of text that came from the spec. */
+static void show(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 32 && ch < 127 && ch != '\\') {
+            out[o++] = (char)ch;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", ch);
+        }
+    }
+    if (*s && o + 4 < cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = 0;
+}
+
+static const char *type_name(const cJSON *v)
+{
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "something else";
+}
+
+static void jpath_key(char *out, size_t cap, const char *parent, const char *key)
+{
+    snprintf(out, cap, "%s%s%s", parent, parent[0] ? "." : "", key);
+}
+
+/* ---- keys of an object ---------------------------------------------------- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 99;
+    size_t d[41][41];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t s = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = s < del ? (s < ins ? s : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+static const char *closest(const char *word, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, names[i]);
+        if (d < bd) {
+            bd = d;
+            best = names[i];
+        }
+    }
+    return best;
+}
+
+static void join(char *out, size_t cap, const char *const *names, size_t n)
+{
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(out);
+        snprintf(out + l, cap - l, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
+/* Checks that obj is an object whose keys are all in keys (exact case) and
+ * none repeats; found[i] receives the member for keys[i] or NULL. */
+static int check_object(vctx *c, const cJSON *obj, const char *jpath,
+                        const char *const *keys, size_t n, const cJSON **found)
+{
+    if (!cJSON_IsObject(obj))
+        return VERR(c, obj, jpath, "expected an object, got %s", type_name(obj));
+    for (size_t i = 0; i < n; i++)
+        found[i] = NULL;
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (strcmp(m->string, keys[i]) == 0)
+                break;
+        char shown[96], path[256];
+        show(shown, sizeof shown, m->string);
+        jpath_key(path, sizeof path, jpath, shown);
+        if (i == n) {
+            char all[512];
+            join(all, sizeof all, keys, n);
+            for (size_t k = 0; k < n; k++)
+                if (strcasecmp(m->string, keys[k]) == 0)
+                    return VERR_KEY(c, m, path, "unknown key \"%s\" (keys are case-sensitive: did you mean \"%s\"?)",
+                                    shown, keys[k]);
+            const char *near = closest(m->string, keys, n);
+            if (near)
+                return VERR_KEY(c, m, path, "unknown key \"%s\" (did you mean \"%s\"?)", shown, near);
+            return VERR_KEY(c, m, path, "unknown key \"%s\" (expected one of: %s)", shown, all);
+        }
+        if (found[i]) {
+            int line, col;
+            dc_line_col(&line, &col, c->text, c->len, dc_jpos_key(&c->pos, found[i]));
+            return VERR_KEY(c, m, path, "duplicate key \"%s\" (first given at %d:%d)", shown, line, col);
+        }
+        found[i] = m;
+    }
+    return 0;
+}
+
+static int require(vctx *c, const cJSON *obj, const cJSON *member, const char *jpath, const char *key)
+{
+    if (member)
+        return 0;
+    return VERR(c, obj, jpath[0] ? jpath : "$", "missing required key \"%s\"", key);
+}
+
+/* ---- typed values ------------------------------------------------------------- */
+
+static int get_int(vctx *c, const cJSON *v, const char *jpath, double lo, double hi, long long *out)
+{
+    if (!cJSON_IsNumber(v))
+        return VERR(c, v, jpath, "expected an integer from %.0f to %.0f, got %s", lo, hi, type_name(v));
+    double d = v->valuedouble;
+    if (!isfinite(d))
+        return VERR(c, v, jpath, "number out of range (expected an integer from %.0f to %.0f)", lo, hi);
+    if (d != floor(d))
+        return VERR(c, v, jpath, "%.17g is not an integer (expected an integer from %.0f to %.0f)", d, lo, hi);
+    if (d < lo || d > hi)
+        return VERR(c, v, jpath, "%.17g is out of range (expected an integer from %.0f to %.0f)", d, lo, hi);
+    *out = (long long)d;
+    return 0;
+}
+
+/* A finite number with lo < v (or lo <= v when lo_incl) and v < hi (or <=). */
+static int get_num(vctx *c, const cJSON *v, const char *jpath, double lo, int lo_incl,
+                   double hi, int hi_incl, double *out)
+{
+    char want[128];
+    snprintf(want, sizeof want, "a number %s %.17g and %s %.17g", lo_incl ? ">=" : ">", lo,
+             hi_incl ? "<=" : "<", hi);
+    if (!cJSON_IsNumber(v))
+        return VERR(c, v, jpath, "expected %s, got %s", want, type_name(v));
+    double d = v->valuedouble;
+    if (!isfinite(d) || (lo_incl ? d < lo : d <= lo) || (hi_incl ? d > hi : d >= hi))
+        return VERR(c, v, jpath, "%.17g is out of range (expected %s)", d, want);
+    *out = d;
+    return 0;
+}
+
+static int get_bool(vctx *c, const cJSON *v, const char *jpath, int *out)
+{
+    if (!cJSON_IsBool(v))
+        return VERR(c, v, jpath, "expected true or false, got %s", type_name(v));
+    *out = cJSON_IsTrue(v) ? 1 : 0;
+    return 0;
+}
+
+static int get_enum(vctx *c, const cJSON *v, const char *jpath, const char *what,
+                    const char *const *names, size_t n, int *out)
+{
+    char all[512];
+    join(all, sizeof all, names, n);
+    if (!cJSON_IsString(v))
+        return VERR(c, v, jpath, "expected a string (one of: %s), got %s", all, type_name(v));
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v->valuestring, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    char shown[96];
+    show(shown, sizeof shown, v->valuestring);
+    const char *near = closest(v->valuestring, names, n);
+    if (near)
+        return VERR(c, v, jpath, "unknown %s \"%s\" (expected one of: %s; did you mean \"%s\"?)",
+                    what, shown, all, near);
+    return VERR(c, v, jpath, "unknown %s \"%s\" (expected one of: %s)", what, shown, all);
+}
+
+static int get_path(vctx *c, const cJSON *v, const char *jpath, const char *base, char **out)
+{
+    if (!cJSON_IsString(v))
+        return VERR(c, v, jpath, "expected a file path (a string), got %s", type_name(v));
+    const char *s = v->valuestring;
+    size_t n = strlen(s);
+    if (n == 0)
+        return VERR(c, v, jpath, "empty path (expected a file path)");
+    if (n > SPEC_MAX_PATH)
+        return VERR(c, v, jpath, "path longer than %d bytes", SPEC_MAX_PATH);
+    /* relative paths are relative to the spec's folder */
+    const char *slash = strrchr(base, '/');
+    size_t dir = (s[0] == '/' || !slash) ? 0 : (size_t)(slash - base) + 1;
+    char *p = malloc(dir + n + 1);
+    if (!p)
+        return dcr_fail(c->err, DCR_ERR_NOMEM, "out of memory");
+    memcpy(p, base, dir);
+    memcpy(p + dir, s, n + 1);
+    *out = p;
+    return 0;
+}
+
+/* ---- sections ------------------------------------------------------------------ */
+
+static const char *const act_names[] = {"identity", "sigmoid", "tanh", "relu", "softmax"};
+static const char *const loss_names[] = {"mse", "cross_entropy"};
+static const char *const dtype_names[] = {"float32", "float64"};
+static const char *const init_names[] = {"xavier_uniform", "he_uniform", "uniform"};
+
+static int parse_name(vctx *c, const cJSON *v, dc_spec *s)
+{
+    if (!cJSON_IsString(v))
+        return VERR(c, v, "name", "expected an identifier [a-z][a-z0-9_]{0,31}, got %s", type_name(v));
+    const char *n = v->valuestring;
+    size_t len = strlen(n);
+    int ok = len >= 1 && len <= DC_NAME_MAX && n[0] >= 'a' && n[0] <= 'z';
+    for (size_t i = 1; ok && i < len; i++)
+        ok = (n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '_';
+    if (!ok) {
+        char shown[96];
+        show(shown, sizeof shown, n);
+        return VERR(c, v, "name", "\"%s\" is not a valid name (expected [a-z][a-z0-9_]{0,31}: a lower-case letter, then up to 31 lower-case letters, digits or _)", shown);
+    }
+    memcpy(s->name, n, len + 1);
+    return 0;
+}
+
+static int parse_layers(vctx *c, const cJSON *v, dc_spec *s)
+{
+    if (!cJSON_IsArray(v))
+        return VERR(c, v, "layers", "expected an array of {\"units\": N, \"activation\": A}, got %s", type_name(v));
+    int n = cJSON_GetArraySize(v);
+    if (n < 1)
+        return VERR(c, v, "layers", "no layers (expected at least one)");
+    if (n > DCR_MAX_LAYERS)
+        return VERR(c, v, "layers", "%d layers, more than the limit DCR_MAX_LAYERS = %d", n, DCR_MAX_LAYERS);
+    static const char *const keys[] = {"units", "activation"};
+    int l = 0;
+    for (const cJSON *e = v->child; e; e = e->next) {
+        char jp[64], jk[80];
+        snprintf(jp, sizeof jp, "layers[%d]", l);
+        const cJSON *f[2];
+        if (check_object(c, e, jp, keys, 2, f) || require(c, e, f[0], jp, "units") ||
+            require(c, e, f[1], jp, "activation"))
+            return -1;
+        long long units;
+        int act;
+        snprintf(jk, sizeof jk, "%s.units", jp);
+        if (get_int(c, f[0], jk, 1, DC_MAX_UNITS, &units))
+            return -1;
+        snprintf(jk, sizeof jk, "%s.activation", jp);
+        if (get_enum(c, f[1], jk, "activation", act_names, 5, &act))
+            return -1;
+        if (act == DCR_ACT_SOFTMAX && l != n - 1)
+            return VERR(c, f[1], jk, "softmax is only allowed on the last layer (this is layer %d of %d)", l + 1, n);
+        if (act == DCR_ACT_SOFTMAX && units < 2)
+        {
+            snprintf(jk, sizeof jk, "%s.units", jp);
+            return VERR(c, f[0], jk, "a softmax layer needs at least 2 units");
+        }
+        s->arch.sizes[l + 1] = (int)units;
+        s->arch.act[l + 1] = (dcr_act)act;
+        l++;
+    }
+    s->arch.n_layers = n;
+    return 0;
+}
+
+static int parse_init(vctx *c, const cJSON *v, dc_spec *s)
+{
+    static const char *const keys[] = {"scheme", "seed", "range"};
+    const cJSON *f[3];
+    if (check_object(c, v, "init", keys, 3, f))
+        return -1;
+    int scheme = DCR_INIT_XAVIER_UNIFORM;
+    if (f[0] && get_enum(c, f[0], "init.scheme", "init scheme", init_names, 3, &scheme))
+        return -1;
+    s->init.scheme = (dcr_init_scheme)scheme;
+    long long seed;
+    if (f[1]) {
+        if (get_int(c, f[1], "init.seed", 0, SPEC_MAX_SEED, &seed))
+            return -1;
+        s->init.seed = (uint64_t)seed;
+    }
+    if (f[2]) {
+        if (scheme != DCR_INIT_UNIFORM)
+            return VERR_KEY(c, f[2], "init.range", "range applies only to the scheme \"uniform\"");
+        if (get_num(c, f[2], "init.range", 0, 0, 1e6, 1, &s->init.range))
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_train(vctx *c, const cJSON *v, dc_spec *s)
+{
+    static const char *const keys[] = {"optimizer", "batch_size", "epochs", "shuffle", "seed"};
+    const cJSON *f[5];
+    if (check_object(c, v, "train", keys, 5, f))
+        return -1;
+    if (f[0]) {
+        static const char *const okeys[] = {"type", "learning_rate"};
+        static const char *const opt_names[] = {"sgd"};
+        const cJSON *o[2];
+        int type;
+        if (check_object(c, f[0], "train.optimizer", okeys, 2, o))
+            return -1;
+        if (o[0] && get_enum(c, o[0], "train.optimizer.type", "optimizer", opt_names, 1, &type))
+            return -1;
+        if (o[1] && get_num(c, o[1], "train.optimizer.learning_rate", 0, 0, 1e6, 1, &s->train.lr))
+            return -1;
+    }
+    long long n;
+    if (f[1]) {
+        if (get_int(c, f[1], "train.batch_size", 1, DC_MAX_BATCH, &n))
+            return -1;
+        s->train.batch_size = (int)n;
+    }
+    if (f[2]) {
+        if (get_int(c, f[2], "train.epochs", 1, DC_MAX_EPOCHS, &n))
+            return -1;
+        s->train.epochs = (int)n;
+    }
+    if (f[3] && get_bool(c, f[3], "train.shuffle", &s->train.shuffle))
+        return -1;
+    if (f[4]) {
+        if (get_int(c, f[4], "train.seed", 0, SPEC_MAX_SEED, &n))
+            return -1;
+        s->train.seed = (uint64_t)n;
+    }
+    return 0;
+}
+
+static int parse_data(vctx *c, const cJSON *v, dc_spec *s)
+{
+    static const char *const keys[] = {"train", "test", "format", "header", "target",
+                                       "standardize", "test_fraction"};
+    const cJSON *f[7];
+    if (check_object(c, v, "data", keys, 7, f) || require(c, v, f[0], "data", "train"))
+        return -1;
+    s->data.present = 1;
+    if (get_path(c, f[0], "data.train", s->path, &s->data.train))
+        return -1;
+    if (f[1] && get_path(c, f[1], "data.test", s->path, &s->data.test))
+        return -1;
+    static const char *const formats[] = {"csv"};
+    int fmt;
+    if (f[2] && get_enum(c, f[2], "data.format", "format", formats, 1, &fmt))
+        return -1;
+    if (f[3] && get_bool(c, f[3], "data.header", &s->data.csv.header))
+        return -1;
+    int n_out = s->arch.sizes[s->arch.n_layers];
+    const cJSON *col = NULL;
+    if (f[4]) {
+        static const char *const tkeys[] = {"column", "kind"};
+        static const char *const kinds[] = {"class", "values"};
+        const cJSON *t[2];
+        int kind;
+        if (check_object(c, f[4], "data.target", tkeys, 2, t))
+            return -1;
+        if (t[1]) {
+            if (get_enum(c, t[1], "data.target.kind", "target kind", kinds, 2, &kind))
+                return -1;
+            s->data.csv.kind = (dcr_target_kind)kind;
+        }
+        col = t[0];
+    }
+    s->data.csv.target_column = s->data.csv.kind == DCR_TARGET_CLASS ? -1 : -n_out;
+    if (col) {
+        long long k;
+        if (get_int(c, col, "data.target.column", -DC_MAX_UNITS - 1.0, DC_MAX_UNITS + 1.0, &k))
+            return -1;
+        s->data.csv.target_column = (int)k;
+    }
+    if (s->data.csv.kind == DCR_TARGET_CLASS && n_out < 2)
+        return VERR(c, f[4] ? f[4] : v, f[4] ? "data.target" : "data",
+                    "class targets are one-hot encoded over the output units, but the last layer has %d unit (use \"kind\": \"values\", or 2 or more output units)",
+                    n_out);
+    if (f[5] && get_bool(c, f[5], "data.standardize", &s->data.standardize))
+        return -1;
+    if (f[6]) {
+        if (get_num(c, f[6], "data.test_fraction", 0, 1, 1, 0, &s->data.test_fraction))
+            return -1;
+        if (f[1] && s->data.test_fraction > 0)
+            return VERR_KEY(c, f[6], "data.test_fraction",
+                            "give either \"test\" or \"test_fraction\", not both");
+    }
+    return 0;
+}
+
+/* The whole network must fit the limits before anything is sized by it. */
+static int check_network(vctx *c, const cJSON *layers, const cJSON *loss, dc_spec *s)
+{
+    uint64_t params = 0;
+    for (int l = 1; l <= s->arch.n_layers; l++)
+        params += (uint64_t)s->arch.sizes[l] * ((uint64_t)s->arch.sizes[l - 1] + 1);
+    if (params > DC_MAX_PARAMS)
+        return VERR(c, layers, "layers", "the network has %llu parameters, more than the limit DC_MAX_PARAMS = %u",
+                    (unsigned long long)params, (unsigned)DC_MAX_PARAMS);
+    dcr_act out = s->arch.act[s->arch.n_layers];
+    if (s->arch.loss == DCR_LOSS_CROSS_ENTROPY && out != DCR_ACT_SOFTMAX)
+        return VERR(c, loss, "loss", "cross_entropy needs a softmax output layer, but layers[%d].activation is %s",
+                    s->arch.n_layers - 1, dcr_act_name(out));
+    if (s->arch.loss != DCR_LOSS_CROSS_ENTROPY && out == DCR_ACT_SOFTMAX)
+        return VERR(c, loss, "loss", "a softmax output layer needs the loss cross_entropy, not %s",
+                    dcr_loss_name(s->arch.loss));
+    return 0;
+}
+
+static void set_defaults(dc_spec *s)
+{
+    s->arch.dtype = DCR_F32;
+    s->init = (dcr_init){DCR_INIT_XAVIER_UNIFORM, 0.1, 1};
+    s->train = (dcr_train_opts){0.01, 1, 10, 1, 1};
+    s->data.csv = (dcr_csv_opts){1, -1, DCR_TARGET_CLASS};
+}
+
+static int validate(vctx *c, const cJSON *root, dc_spec *s)
+{
+    static const char *const keys[] = {"version", "name", "dtype", "input", "layers",
+                                       "loss", "init", "train", "data"};
+    enum { K_VERSION, K_NAME, K_DTYPE, K_INPUT, K_LAYERS, K_LOSS, K_INIT, K_TRAIN, K_DATA, K_N };
+    const cJSON *f[K_N];
+    if (check_object(c, root, "", keys, K_N, f))
+        return -1;
+    static const int required[] = {K_NAME, K_INPUT, K_LAYERS, K_LOSS};
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+        if (require(c, root, f[required[i]], "", keys[required[i]]))
+            return -1;
+    long long n;
+    if (f[K_VERSION] && get_int(c, f[K_VERSION], "version", 1, 1, &n))
+        return -1;
+    if (parse_name(c, f[K_NAME], s))
+        return -1;
+    int e;
+    if (f[K_DTYPE]) {
+        if (get_enum(c, f[K_DTYPE], "dtype", "dtype", dtype_names, 2, &e))
+            return -1;
+        s->arch.dtype = (dcr_dtype)e;
+    }
+    if (get_int(c, f[K_INPUT], "input", 1, DC_MAX_UNITS, &n))
+        return -1;
+    s->arch.sizes[0] = (int)n;
+    if (parse_layers(c, f[K_LAYERS], s))
+        return -1;
+    if (get_enum(c, f[K_LOSS], "loss", "loss", loss_names, 2, &e))
+        return -1;
+    s->arch.loss = (dcr_loss)e;
+    if (check_network(c, f[K_LAYERS], f[K_LOSS], s))
+        return -1;
+    if (f[K_INIT] && parse_init(c, f[K_INIT], s))
+        return -1;
+    if (f[K_TRAIN] && parse_train(c, f[K_TRAIN], s))
+        return -1;
+    if (f[K_DATA] && parse_data(c, f[K_DATA], s))
+        return -1;
+    return 0;
+}
+
+static void hash(dc_spec *s, const char *text, size_t len)
+{
+    unsigned int n = 0;
+    if (!EVP_Digest(text, len, s->sha256, &n, EVP_sha256(), NULL) || n != 32)
+        DC_DIE("SHA-256 failed");
+    for (int i = 0; i < 32; i++)
+        snprintf(s->sha256_hex + 2 * i, 3, "%02x", s->sha256[i]);
+}
+
+int dc_spec_parse(dc_spec *out, const char *text, size_t len, const char *path, dcr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    set_defaults(out);
+    out->path = strdup(path);
+    if (!out->path)
+        return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+    vctx c = {path, text, len, {0}, err};
+    size_t skip = (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
+    size_t i = skip;
+    while (i < len && (unsigned char)text[i] <= 32 && text[i] != 0)
+        i++;
+    if (i == len) {
+        verr_at(&c, len, "", "the file is empty (expected a JSON object)");
+        goto fail;
+    }
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        verr_at(&c, (size_t)(nul - text), "", "NUL byte in the file (expected JSON text)");
+        goto fail;
+    }
+    size_t deep = dc_json_too_deep(text, len, SPEC_MAX_DEPTH);
+    if (deep != (size_t)-1) {
+        verr_at(&c, deep, "", "nested deeper than %d levels", SPEC_MAX_DEPTH);
+        goto fail;
+    }
+    /* cJSON 1.7.15 with require_null_terminated wants the terminator
+     * inside the length it is given: hand it a terminated copy */
+    char *z = malloc(len + 1);
+    if (!z) {
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    memcpy(z, text, len);
+    z[len] = 0;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(z, len + 1, &end, 1);
+    size_t off = end ? (size_t)(end - z) : 0;
+    free(z);
+    if (!root) {
+        if (off >= len)
+            verr_at(&c, len, "", "unexpected end of file (truncated JSON?)");
+        else
+            verr_at(&c, off, "", "invalid JSON here");
+        goto fail;
+    }
+    if (dc_jpos_build(&c.pos, root, text, len)) {
+        cJSON_Delete(root);
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int rc = validate(&c, root, out);
+    dc_jpos_free(&c.pos);
+    cJSON_Delete(root);
+    if (rc)
+        goto fail;
+    hash(out, text, len);
+    return 0;
+fail:
+    dc_spec_free(out);
+    return -1;
+}
+
+int dc_spec_load(dc_spec *out, const char *path, dcr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dcr_fail(err, DCR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return dcr_fail(err, DCR_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > DC_MAX_SPEC_BYTES) {
+        fclose(f);
+        return dcr_fail(err, DCR_ERR_LIMIT, "%s: %lld bytes, more than the limit DC_MAX_SPEC_BYTES = %u",
+                        path, (long long)st.st_size, (unsigned)DC_MAX_SPEC_BYTES);
+    }
+    size_t cap = (size_t)st.st_size;
+    char *text = malloc(cap + 1);
+    if (!text) {
+        fclose(f);
+        return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+    }
+    size_t len = fread(text, 1, cap, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return dcr_fail(err, DCR_ERR_IO, "%s: read error", path);
+    }
+    text[len] = 0;
+    int rc = dc_spec_parse(out, text, len, path, err);
+    free(text);
+    return rc;
+}
+
+void dc_spec_free(dc_spec *s)
+{
+    free(s->path);
+    free(s->data.train);
+    free(s->data.test);
+    memset(s, 0, sizeof *s);
+}

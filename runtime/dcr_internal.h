@@ -1,0 +1,37 @@
+/* dcr_internal.h: what the runtime's files share and nobody else sees. */
+#ifndef DCR_INTERNAL_H
+#define DCR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcr.h"
+
+/* An internal invariant broke: a bug in the caller or the runtime, not a user
+ * error, so there is no one to hand a dcr_error to. Prints the place, aborts. */
+#define DCR_DIE(what) dcr_die(__FILE__, __LINE__, (what))
+#define DCR_ASSERT(c) ((c) ? (void)0 : DCR_DIE("assertion failed: " #c))
+_Noreturn void dcr_die(const char *file, int line, const char *what);
+
+/* a * b into *out; 0 when it overflows size_t (then *out is untouched). */
+static inline int dcr_mul_ok(size_t *out, size_t a, size_t b)
+{
+    if (b != 0 && a > SIZE_MAX / b)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+static inline int dcr_add_ok(size_t *out, size_t a, size_t b)
+{
+    if (a > SIZE_MAX - b)
+        return 0;
+    *out = a + b;
+    return 1;
+}
+
+/* 1 when every size, activation and the loss of a are in range and the
+ * parameter count fits size_t; used before trusting a's dimensions. */
+int dcr_arch_valid(const dcr_arch *a);
+
+#endif
