@@ -39,6 +39,9 @@ typedef struct {
         int present;       /* the spec has a "data" object */
         char *train;       /* resolved against the spec's folder, owned */
         char *test;        /* NULL when absent, owned */
+        char *train_labels; /* IDX only, owned */
+        char *test_labels;  /* IDX only, owned */
+        dcr_format format;
         dcr_csv_opts csv;
         int standardize;
         double test_fraction;
@@ -78,23 +81,38 @@ typedef enum {
     DC_EMIT_UNROLLED = 0  /* every unit, weight and update a statement of its own */
 } dc_strategy;
 
+typedef enum {
+    DC_FORM_SOURCE = 0,  /* the network's functions: what the JIT compiles, or a library's .c */
+    DC_FORM_HEADER,      /* a header declaring them, for a library's .h */
+    DC_FORM_STANDALONE   /* the functions, the runtime and main(): a trainer in one file */
+} dc_form;
+
 typedef struct {
     dc_strategy strategy;
     const char *command_line; /* for the header comment; may be NULL */
+    dc_form form;
+    const dcr_job *job;       /* DC_FORM_STANDALONE: the training settings (dc_spec_job) */
 } dc_emit_opts;
 
 /* Writes the C99 source for net into *out_src (NUL-terminated, *out_len
- * bytes, caller frees with free()). Diagnostics about it name "NAME.c". Fails with DCR_ERR_LIMIT when the source
- * would exceed DC_MAX_SOURCE_BYTES.
+ * bytes, caller frees with free()). o may be NULL (unrolled source).
+ * Diagnostics about it name "NAME.c". Fails with DCR_ERR_LIMIT when the
+ * source would exceed DC_MAX_SOURCE_BYTES.
  *
- * The generated file defines, with P the net's name and T float or double:
+ * The source defines, with P the net's name and T float or double:
  *   void   P_forward(T *out, const T *params, const T *x);
  *   T      P_loss_grad(T *grad, const T *params, const T *x, const T *y);  adds into grad
  *   void   P_sgd(T *params, const T *grad, T scale);      params -= scale * grad
  *   double P_train_batch(T *params, T *grad, const T *X, const T *Y, int n, double lr);
- * and the same with void pointers and a _v suffix, which dc_jit_engine uses. */
+ * the same with void pointers and a _v suffix (which dc_jit_engine uses),
+ * and macros P_N_IN, P_N_OUT, P_N_PARAMS, P_N_LAYERS, P_W<l>_OFFSET,
+ * P_B<l>_OFFSET. */
 int dc_emit(char **out_src, size_t *out_len, const dc_net *net,
             const dc_emit_opts *o, dcr_error *err);
+
+/* The training settings of a spec, as a standalone trainer or
+ * dcr_job_run takes them (data paths are not part of them). */
+void dc_spec_job(dcr_job *out, const dc_spec *s);
 
 /* ---- JIT --------------------------------------------------------------------- */
 typedef enum { DC_JIT_TCC = 0 } dc_backend;

@@ -112,20 +112,55 @@ static void emit_header(dc_buf *b, const dc_emit_ctx *c, const dc_emit_opts *o)
     dc_buf_puts(b, "\n *           (gradients use the same layout)\n */\n");
 }
 
-static void emit_prelude(dc_buf *b, const dc_emit_ctx *c, const char *file_name)
+/* The macros describing the network, in every form. */
+static void emit_constants(dc_buf *b, const dc_emit_ctx *c)
 {
     const dc_net *n = c->net;
-    /* keep the numbering of the file as written, so that tcc's messages
-     * point into it */
-    size_t lines = 1;
-    for (size_t i = 0; i < b->len; i++)
-        lines += b->p[i] == '\n';
-    dc_buf_printf(b, "#line %zu \"%s\"\n", lines + 1, file_name);
+    const dcr_arch *a = &n->arch;
+    dc_buf_printf(b, "#define %s_N_IN %d\n", c->P, a->sizes[0]);
+    dc_buf_printf(b, "#define %s_N_OUT %d\n", c->P, a->sizes[a->n_layers]);
+    dc_buf_printf(b, "#define %s_N_PARAMS %zu\n", c->P, n->n_params);
+    dc_buf_printf(b, "#define %s_N_LAYERS %d\n", c->P, a->n_layers);
+    for (int l = 1; l <= a->n_layers; l++)
+        dc_buf_printf(b, "#define %s_W%d_OFFSET %zu\n#define %s_B%d_OFFSET %zu\n", c->P, l, n->w_off[l], c->P, l,
+                      n->b_off[l]);
+    dc_buf_puts(b, "\n");
+}
+
+static void emit_prelude(dc_buf *b, const dc_emit_ctx *c, int line_directive)
+{
+    if (line_directive) {
+        /* keep the numbering of the file as written, so that tcc's
+         * messages point into it */
+        size_t lines = 1;
+        for (size_t i = 0; i < b->len; i++)
+            lines += b->p[i] == '\n';
+        dc_buf_printf(b, "#line %zu \"%s.c\"\n", lines + 1, c->P);
+    }
     dc_buf_printf(b, "%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n\n", c->T, c->exp, c->T, c->T, c->tanh,
                   c->T, c->T, c->log, c->T);
-    dc_buf_printf(b, "#define %s_N_IN %d\n", c->P, n->arch.sizes[0]);
-    dc_buf_printf(b, "#define %s_N_OUT %d\n", c->P, n->arch.sizes[n->arch.n_layers]);
-    dc_buf_printf(b, "#define %s_N_PARAMS %zu\n\n", c->P, n->n_params);
+    emit_constants(b, c);
+}
+
+static void emit_prototypes(dc_buf *b, const dc_emit_ctx *c)
+{
+    const char *P = c->P, *T = c->T;
+    dc_buf_printf(b, "#ifndef %s_DELTAC_H\n#define %s_DELTAC_H\n\n", P, P);
+    emit_constants(b, c);
+    dc_buf_printf(b,
+        "/* out[%s_N_OUT] = the network's output for x[%s_N_IN] */\n"
+        "void %s_forward(%s *out, const %s *params, const %s *x);\n"
+        "/* grad += dE/dparams for one sample (x, y); returns E */\n"
+        "%s %s_loss_grad(%s *grad, const %s *params, const %s *x, const %s *y);\n"
+        "/* params -= scale * grad */\n"
+        "void %s_sgd(%s *params, const %s *grad, %s scale);\n"
+        "/* one SGD step on n samples (rows of X, Y); returns the mean loss */\n"
+        "double %s_train_batch(%s *params, %s *grad, const %s *X, const %s *Y, int n, double lr);\n\n"
+        "void %s_forward_v(void *out, const void *params, const void *x);\n"
+        "double %s_loss_grad_v(void *grad, const void *params, const void *x, const void *y);\n"
+        "double %s_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr);\n\n"
+        "#endif\n",
+        P, P, P, T, T, T, T, P, T, T, T, T, P, T, T, T, P, T, T, T, T, P, P, P);
 }
 
 static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
@@ -158,6 +193,56 @@ static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
         P, P, T, T, T, P, P, T, T, T, T, P, P, T, T, T, T);
 }
 
+static const char *const act_enum[] = {"DCR_ACT_IDENTITY", "DCR_ACT_SIGMOID", "DCR_ACT_TANH",
+                                        "DCR_ACT_RELU", "DCR_ACT_SOFTMAX"};
+
+/* main() of a standalone trainer: the job as a constant (numbers and enum
+ * names only; no string of the spec's) and an engine over the functions. */
+static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
+{
+    const char *P = c->P;
+    const dcr_arch *a = &j->arch;
+    dc_buf_printf(b, "/* ==== the trainer ==== */\n\n");
+    dc_buf_printf(b,
+        "static void %s_eng_forward(void *self, void *out, const void *params, const void *x)\n"
+        "{\n    (void)self;\n    %s_forward_v(out, params, x);\n}\n\n"
+        "static double %s_eng_loss_grad(void *self, void *grad, const void *params, const void *x, const void *y)\n"
+        "{\n    (void)self;\n    return %s_loss_grad_v(grad, params, x, y);\n}\n\n"
+        "static double %s_eng_train_batch(void *self, void *params, void *grad, const void *X, const void *Y, int n,\n"
+        "                                 double lr)\n"
+        "{\n    (void)self;\n    return %s_train_batch_v(params, grad, X, Y, n, lr);\n}\n\n",
+        P, P, P, P, P, P);
+    dc_buf_puts(b, "int main(int argc, char **argv)\n{\n    static const dcr_job job = {\n");
+    dc_buf_printf(b, "        {%s, %d, {", a->dtype == DCR_F64 ? "DCR_F64" : "DCR_F32", a->n_layers);
+    for (int l = 0; l <= a->n_layers; l++)
+        dc_buf_printf(b, "%s%d", l ? ", " : "", a->sizes[l]);
+    dc_buf_puts(b, "}, {DCR_ACT_IDENTITY");
+    for (int l = 1; l <= a->n_layers; l++)
+        dc_buf_printf(b, ", %s", act_enum[a->act[l]]);
+    dc_buf_printf(b, "}, %s},\n", a->loss == DCR_LOSS_MSE ? "DCR_LOSS_MSE" : "DCR_LOSS_CROSS_ENTROPY");
+    static const char *const init_enum[] = {"DCR_INIT_XAVIER_UNIFORM", "DCR_INIT_HE_UNIFORM", "DCR_INIT_UNIFORM"};
+    dc_buf_printf(b, "        {%s, %.17g, %lluu},\n", init_enum[j->init.scheme], j->init.range,
+                  (unsigned long long)j->init.seed);
+    dc_buf_printf(b, "        {%.17g, %d, %d, %d, %lluu},\n", j->train.lr, j->train.batch_size, j->train.epochs,
+                  j->train.shuffle ? 1 : 0, (unsigned long long)j->train.seed);
+    dc_buf_printf(b, "        %s,\n", j->format == DCR_FORMAT_IDX ? "DCR_FORMAT_IDX" : "DCR_FORMAT_CSV");
+    dc_buf_printf(b, "        {%d, %d, %s},\n", j->csv.header ? 1 : 0, j->csv.target_column,
+                  j->csv.kind == DCR_TARGET_VALUES ? "DCR_TARGET_VALUES" : "DCR_TARGET_CLASS");
+    dc_buf_printf(b, "        %d,\n        %.17g,\n        {", j->standardize ? 1 : 0, j->test_fraction);
+    for (int i = 0; i < 32; i++)
+        dc_buf_printf(b, "%s0x%02x", i ? (i % 12 ? ", " : ",\n         ") : "", j->spec_sha256[i]);
+    dc_buf_puts(b, "}};\n");
+    dc_buf_printf(b,
+        "    dcr_engine e;\n"
+        "    e.self = 0;\n"
+        "    e.arch = &job.arch;\n"
+        "    e.forward = %s_eng_forward;\n"
+        "    e.loss_grad = %s_eng_loss_grad;\n"
+        "    e.train_batch = %s_eng_train_batch;\n"
+        "    return dcr_trainer_main(argc, argv, \"%s\", &job, &e);\n}\n",
+        P, P, P, P);
+}
+
 int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_opts *o, dcr_error *err)
 {
     *out_src = NULL;
@@ -174,14 +259,32 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
     int f64 = net->arch.dtype == DCR_F64;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
                      f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name};
-    char file_name[DC_NAME_MAX + 8];
-    snprintf(file_name, sizeof file_name, "%s.c", net->name);
+    dc_form form = o ? o->form : DC_FORM_SOURCE;
+    if (form == DC_FORM_STANDALONE && !o->job)
+        return dcr_fail(err, DCR_ERR_USAGE, "a standalone trainer needs the job's settings");
     dc_buf b = {0};
     b.limit = DC_MAX_SOURCE_BYTES;
     emit_header(&b, &c, o);
-    emit_prelude(&b, &c, file_name);
-    strategies[st].emit(&b, &c);
-    emit_driver(&b, &c);
+    if (form == DC_FORM_HEADER) {
+        emit_prototypes(&b, &c);
+    } else if (form == DC_FORM_STANDALONE) {
+        dc_buf_puts(&b, "/* A standalone trainer: the network, the deltac runtime and main().\n"
+                        " * build: cc -O2 -std=c99 THIS.c -o trainer -lm\n"
+                        " *        (gzip'd IDX data: add -DDCR_HAVE_ZLIB and -lz)\n"
+                        " * run:   ./trainer --help */\n"
+                        "#define _POSIX_C_SOURCE 200809L\n"
+                        "#ifndef DCR_HAVE_ZLIB\n#define DCR_NO_ZLIB\n#endif\n");
+        dc_buf_puts(&b, dc_runtime_bundle);
+        dc_buf_puts(&b, "\n/* ==== the network ==== */\n\n");
+        emit_prelude(&b, &c, 0);
+        strategies[st].emit(&b, &c);
+        emit_driver(&b, &c);
+        emit_trainer(&b, &c, o->job);
+    } else {
+        emit_prelude(&b, &c, 1);
+        strategies[st].emit(&b, &c);
+        emit_driver(&b, &c);
+    }
     if (b.failed) {
         free(b.p);
         if (b.over_limit)

@@ -69,6 +69,11 @@ typedef struct {
  * emit.c writes the rest of the file around them. */
 typedef void (*dc_strategy_fn)(dc_buf *b, const dc_emit_ctx *c);
 
+/* The runtime's sources as one text (runtime_bundle.c, made at build time
+ * by compiler/tools/embed.c), pasted into standalone trainers. */
+extern const char dc_runtime_bundle[];
+extern const size_t dc_runtime_bundle_len;
+
 /* ---- emit_unrolled.c ------------------------------------------------------ */
 void dc_emit_unrolled(dc_buf *b, const dc_emit_ctx *c);
 /* Estimated bytes of source for net, to refuse before emitting. */

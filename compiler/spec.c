@@ -383,30 +383,65 @@ static int parse_train(vctx *c, const cJSON *v, dc_spec *s)
 
 static int parse_data(vctx *c, const cJSON *v, dc_spec *s)
 {
-    static const char *const keys[] = {"train", "test", "format", "header", "target",
-                                       "standardize", "test_fraction"};
-    const cJSON *f[7];
-    if (check_object(c, v, "data", keys, 7, f) || require(c, v, f[0], "data", "train"))
+    static const char *const keys[] = {"train", "train_labels", "test", "test_labels", "format",
+                                       "header", "target", "standardize", "test_fraction"};
+    enum { D_TRAIN, D_TRAIN_LABELS, D_TEST, D_TEST_LABELS, D_FORMAT, D_HEADER, D_TARGET, D_STD, D_FRAC, D_N };
+    const cJSON *f[D_N];
+    if (check_object(c, v, "data", keys, D_N, f) || require(c, v, f[D_TRAIN], "data", "train"))
         return -1;
     s->data.present = 1;
-    if (get_path(c, f[0], "data.train", s->path, &s->data.train))
+    static const char *const formats[] = {"csv", "idx"};
+    int fmt = DCR_FORMAT_CSV;
+    if (f[D_FORMAT] && get_enum(c, f[D_FORMAT], "data.format", "format", formats, 2, &fmt))
         return -1;
-    if (f[1] && get_path(c, f[1], "data.test", s->path, &s->data.test))
-        return -1;
-    static const char *const formats[] = {"csv"};
-    int fmt;
-    if (f[2] && get_enum(c, f[2], "data.format", "format", formats, 1, &fmt))
-        return -1;
-    if (f[3] && get_bool(c, f[3], "data.header", &s->data.csv.header))
+    s->data.format = (dcr_format)fmt;
+    if (fmt == DCR_FORMAT_IDX) {
+        /* IDX carries its own labels: class targets, no header */
+        static const int csv_only[] = {D_HEADER, D_TARGET};
+        for (int i = 0; i < 2; i++)
+            if (f[csv_only[i]]) {
+                char jp[64];
+                snprintf(jp, sizeof jp, "data.%s", keys[csv_only[i]]);
+                return VERR_KEY(c, f[csv_only[i]], jp, "%s applies to CSV data only (the format is idx)",
+                                keys[csv_only[i]]);
+            }
+        if (require(c, v, f[D_TRAIN_LABELS], "data", "train_labels"))
+            return -1;
+        if (f[D_TEST] && require(c, v, f[D_TEST_LABELS], "data", "test_labels"))
+            return -1;
+        if (f[D_TEST_LABELS] && !f[D_TEST])
+            return VERR_KEY(c, f[D_TEST_LABELS], "data.test_labels", "test_labels without test images (\"test\")");
+    } else {
+        static const int idx_only[] = {D_TRAIN_LABELS, D_TEST_LABELS};
+        for (int i = 0; i < 2; i++)
+            if (f[idx_only[i]]) {
+                char jp[64];
+                snprintf(jp, sizeof jp, "data.%s", keys[idx_only[i]]);
+                return VERR_KEY(c, f[idx_only[i]], jp, "%s applies to IDX data only (set \"format\": \"idx\")",
+                                keys[idx_only[i]]);
+            }
+    }
+    const struct {
+        int key;
+        char **dst;
+    } paths[] = {{D_TRAIN, &s->data.train}, {D_TRAIN_LABELS, &s->data.train_labels},
+                 {D_TEST, &s->data.test}, {D_TEST_LABELS, &s->data.test_labels}};
+    for (int i = 0; i < 4; i++) {
+        char jp[64];
+        snprintf(jp, sizeof jp, "data.%s", keys[paths[i].key]);
+        if (f[paths[i].key] && get_path(c, f[paths[i].key], jp, s->path, paths[i].dst))
+            return -1;
+    }
+    if (f[D_HEADER] && get_bool(c, f[D_HEADER], "data.header", &s->data.csv.header))
         return -1;
     int n_out = s->arch.sizes[s->arch.n_layers];
     const cJSON *col = NULL;
-    if (f[4]) {
+    if (f[D_TARGET]) {
         static const char *const tkeys[] = {"column", "kind"};
         static const char *const kinds[] = {"class", "values"};
         const cJSON *t[2];
         int kind;
-        if (check_object(c, f[4], "data.target", tkeys, 2, t))
+        if (check_object(c, f[D_TARGET], "data.target", tkeys, 2, t))
             return -1;
         if (t[1]) {
             if (get_enum(c, t[1], "data.target.kind", "target kind", kinds, 2, &kind))
@@ -423,16 +458,16 @@ static int parse_data(vctx *c, const cJSON *v, dc_spec *s)
         s->data.csv.target_column = (int)k;
     }
     if (s->data.csv.kind == DCR_TARGET_CLASS && n_out < 2)
-        return VERR(c, f[4] ? f[4] : v, f[4] ? "data.target" : "data",
+        return VERR(c, f[D_TARGET] ? f[D_TARGET] : v, f[D_TARGET] ? "data.target" : "data",
                     "class targets are one-hot encoded over the output units, but the last layer has %d unit (use \"kind\": \"values\", or 2 or more output units)",
                     n_out);
-    if (f[5] && get_bool(c, f[5], "data.standardize", &s->data.standardize))
+    if (f[D_STD] && get_bool(c, f[D_STD], "data.standardize", &s->data.standardize))
         return -1;
-    if (f[6]) {
-        if (get_num(c, f[6], "data.test_fraction", 0, 1, 1, 0, &s->data.test_fraction))
+    if (f[D_FRAC]) {
+        if (get_num(c, f[D_FRAC], "data.test_fraction", 0, 1, 1, 0, &s->data.test_fraction))
             return -1;
-        if (f[1] && s->data.test_fraction > 0)
-            return VERR_KEY(c, f[6], "data.test_fraction",
+        if (f[D_TEST] && s->data.test_fraction > 0)
+            return VERR_KEY(c, f[D_FRAC], "data.test_fraction",
                             "give either \"test\" or \"test_fraction\", not both");
     }
     return 0;
@@ -614,10 +649,25 @@ int dc_spec_load(dc_spec *out, const char *path, dcr_error *err)
     return rc;
 }
 
+void dc_spec_job(dcr_job *out, const dc_spec *s)
+{
+    memset(out, 0, sizeof *out);
+    out->arch = s->arch;
+    out->init = s->init;
+    out->train = s->train;
+    out->format = s->data.format;
+    out->csv = s->data.csv;
+    out->standardize = s->data.standardize;
+    out->test_fraction = s->data.test_fraction;
+    memcpy(out->spec_sha256, s->sha256, sizeof out->spec_sha256);
+}
+
 void dc_spec_free(dc_spec *s)
 {
     free(s->path);
     free(s->data.train);
     free(s->data.test);
+    free(s->data.train_labels);
+    free(s->data.test_labels);
     memset(s, 0, sizeof *s);
 }

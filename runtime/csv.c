@@ -239,15 +239,15 @@ int dcr_csv_load(dcr_dataset *out, const char *path, const dcr_csv_opts *o, int 
 {
     if (!out || !path || !o || n_in < 1 || n_out < 1)
         return dcr_fail(err, DCR_ERR_USAGE, "dcr_csv_load: bad arguments");
-    if (o->kind != DCR_TARGET_CLASS && o->kind != DCR_TARGET_VALUES)
+    if (o->kind != DCR_TARGET_CLASS && o->kind != DCR_TARGET_VALUES && o->kind != DCR_TARGET_NONE)
         return dcr_fail(err, DCR_ERR_USAGE, "dcr_csv_load: bad target kind");
     int is_class = o->kind == DCR_TARGET_CLASS;
-    int n_targets = is_class ? 1 : n_out;
+    int n_targets = is_class ? 1 : o->kind == DCR_TARGET_NONE ? 0 : n_out;
     if (n_targets > INT_MAX - n_in)
         return dcr_fail(err, DCR_ERR_LIMIT, "dcr_csv_load: too many columns");
     int width = n_in + n_targets;
-    int start = 0;
-    if (target_start(&start, o, width, n_targets, err))
+    int start = width; /* no target field */
+    if (n_targets > 0 && target_start(&start, o, width, n_targets, err))
         return -1;
 
     char *buf = NULL;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- limits (overridable at build time) ---------------------------------- */
 #ifndef DCR_MAX_LAYERS
@@ -111,7 +112,11 @@ typedef struct {
 void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init);
 
 /* ---- datasets --------------------------------------------------------------- */
-typedef enum { DCR_TARGET_CLASS = 0, DCR_TARGET_VALUES } dcr_target_kind;
+typedef enum {
+    DCR_TARGET_CLASS = 0, /* one integer label column, one-hot encoded */
+    DCR_TARGET_VALUES,    /* n_out value columns */
+    DCR_TARGET_NONE       /* features only (prediction); y is all zero */
+} dcr_target_kind;
 
 typedef struct {
     size_t n_rows;
@@ -182,7 +187,7 @@ typedef struct {
 } dcr_train_opts;
 
 typedef struct {
-    int epoch;          /* 1-based */
+    uint64_t epoch;     /* 1-based, counting the epochs of earlier runs */
     double train_loss;  /* mean of the batch losses, weighted by batch size */
     double train_acc;   /* classification only, else -1 */
     int has_test;
@@ -191,17 +196,143 @@ typedef struct {
     double seconds;     /* wall time of the epoch's training */
 } dcr_epoch_stats;
 
-typedef void (*dcr_epoch_fn)(void *user, const dcr_epoch_stats *s);
+/* Where training stands: epochs done and the shuffle RNG. Saved in
+ * checkpoints, so that a resumed run continues exactly. */
+typedef struct {
+    uint64_t epoch;
+    dcr_rng rng;
+} dcr_train_state;
 
-/* Trains params in place. test may be NULL. on_epoch (may be NULL) is called
- * after every epoch. Stops with DCR_ERR_TRAIN when a loss is not finite. */
+/* epoch 0, the RNG seeded with seed (the spec's train.seed) */
+void dcr_train_state_init(dcr_train_state *st, uint64_t seed);
+
+/* Called after every epoch with the state after it; returning -1 (with err
+ * set) stops training with that error. */
+typedef int (*dcr_epoch_fn)(void *user, const dcr_epoch_stats *s, const dcr_train_state *st,
+                            dcr_error *err);
+
+/* Trains params in place for o->epochs more epochs. test may be NULL.
+ * state (in and out) may be NULL for a fresh start from o->seed. on_epoch
+ * may be NULL. Stops with DCR_ERR_TRAIN when a loss is not finite. */
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
-              const dcr_dataset *test, const dcr_train_opts *o,
+              const dcr_dataset *test, const dcr_train_opts *o, dcr_train_state *state,
               dcr_epoch_fn on_epoch, void *user, dcr_error *err);
 
 /* Mean loss and (for datasets with labels) accuracy; *acc = -1 otherwise. */
 int dcr_evaluate(double *loss, double *acc, const dcr_engine *e,
                  const void *params, const dcr_dataset *d, dcr_error *err);
+
+/* ---- files ------------------------------------------------------------------
+ * Writes len bytes to path atomically: a temporary file in the same folder,
+ * written, flushed and fsynced, then renamed over path (and the folder
+ * fsynced). On any failure path is untouched and the temporary removed. */
+int dcr_write_atomic(const char *path, const void *data, size_t len, dcr_error *err);
+/* Reads a whole file (at most max_bytes) into a new buffer (caller frees). */
+int dcr_read_file(unsigned char **out, size_t *len, const char *path, size_t max_bytes, dcr_error *err);
+
+/* ---- checkpoints (docs/checkpoint.md) -----------------------------------------
+ * A little-endian binary file: magic, format version, the network (dtype,
+ * loss, sizes, activations), the spec's SHA-256, training progress (epochs
+ * done, the shuffle RNG's state), a header CRC-32, the parameters and the
+ * optimizer state, and a CRC-32 of the whole payload. */
+#define DCR_CKPT_VERSION 1
+
+typedef struct {
+    dcr_arch arch;
+    unsigned char spec_sha256[32];
+    uint64_t epoch;        /* epochs trained so far */
+    uint64_t rng[4];       /* the shuffle RNG after those epochs */
+    size_t n_params;       /* dcr_arch_n_params(&arch) */
+    void *params;          /* [n_params] of arch.dtype, owned */
+    size_t n_state;        /* optimizer state elements (0 for plain SGD) */
+    void *state;           /* [n_state] of arch.dtype, owned; NULL when 0 */
+} dcr_ckpt;
+
+/* Saves c atomically (dcr_write_atomic). */
+int dcr_ckpt_save(const char *path, const dcr_ckpt *c, dcr_error *err);
+/* Reads and verifies a checkpoint into out (caller frees with
+ * dcr_ckpt_free). Each defect has its own message: not a checkpoint (magic),
+ * a newer format version, a damaged header, truncated, trailing bytes, a bad
+ * payload CRC. On failure out is empty. */
+int dcr_ckpt_read(dcr_ckpt *out, const char *path, dcr_error *err);
+/* 0 when c fits arch and sha (same dtype, loss, sizes, activations, spec),
+ * else -1 naming the first difference ("saved with float64, the spec says
+ * float32"; "saved from another spec (sha256 ab12... , this spec cd34...)"). */
+int dcr_ckpt_check(const dcr_ckpt *c, const char *path, const dcr_arch *arch,
+                   const unsigned char sha[32], dcr_error *err);
+void dcr_ckpt_free(dcr_ckpt *c);
+
+/* ---- NumPy .npy (format 1.0/2.0) ----------------------------------------------
+ * Little-endian float32 ('<f4') or float64 ('<f8') arrays in C order. */
+#define DCR_NPY_MAX_DIMS 4
+
+typedef struct {
+    dcr_dtype dtype;
+    int ndim;                        /* 0..DCR_NPY_MAX_DIMS */
+    size_t shape[DCR_NPY_MAX_DIMS];
+    size_t count;                    /* product of shape (1 for ndim 0) */
+    void *data;                      /* [count] of dtype, owned */
+} dcr_npy;
+
+/* Writes an array atomically. */
+int dcr_npy_write(const char *path, dcr_dtype t, int ndim, const size_t *shape,
+                  const void *data, dcr_error *err);
+/* Reads an array; rejects, each with its own message naming the file: a
+ * wrong magic, an unknown version, a malformed header, a dtype other than
+ * <f4/<f8 (big-endian '>f8' is named as such), fortran_order True, more
+ * than DCR_NPY_MAX_DIMS dimensions, a size overflow, a truncated file,
+ * trailing bytes. */
+int dcr_npy_read(dcr_npy *out, const char *path, dcr_error *err);
+void dcr_npy_free(dcr_npy *a);
+
+/* ---- IDX data sets (MNIST format) -------------------------------------------------
+ * Images: magic 0x00000803 (unsigned bytes, rank 3: n, rows, cols), labels:
+ * 0x00000801 (rank 1: n); big-endian dimensions; either file may be gzip
+ * compressed (detected by its first two bytes). Pixels are scaled to [0, 1];
+ * labels become one-hot over n_out. rows * cols must equal n_in. */
+int dcr_idx_load(dcr_dataset *out, const char *images, const char *labels,
+                 int n_in, int n_out, dcr_error *err);
+
+/* ---- training jobs -----------------------------------------------------------
+ * What `deltac train` and a standalone trainer both run: load the data,
+ * initialise or resume, train, save, evaluate, reporting to a stream. */
+typedef enum { DCR_FORMAT_CSV = 0, DCR_FORMAT_IDX } dcr_format;
+
+typedef struct {
+    dcr_arch arch;
+    dcr_init init;
+    dcr_train_opts train;
+    dcr_format format;
+    dcr_csv_opts csv;              /* DCR_FORMAT_CSV */
+    int standardize;
+    double test_fraction;          /* used when there is no test file */
+    unsigned char spec_sha256[32]; /* recorded in and checked against checkpoints */
+} dcr_job;
+
+typedef struct {
+    const char *train, *train_labels; /* labels: IDX only */
+    const char *test, *test_labels;   /* NULL: none (or the test_fraction split) */
+    const char *init;                 /* checkpoint to resume from, or NULL */
+    const char *save;                 /* checkpoint written at the end, or NULL */
+    int save_every;                   /* also every N epochs; 0: only at the end */
+    int quiet;                        /* only the summary */
+} dcr_job_io;
+
+/* Loads the data a job names (both owned by the caller; test may come back
+ * empty). */
+int dcr_job_load_data(dcr_dataset *train, dcr_dataset *test, const dcr_job *job,
+                      const dcr_job_io *io, dcr_error *err);
+
+/* Runs the job on engine e (whose arch must be job->arch). Writes one line
+ * per epoch (unless io->quiet) and a summary to out (NULL: nothing). */
+int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, FILE *out,
+                dcr_error *err);
+
+/* The whole main() of a standalone trainer: parses argv (see --help),
+ * runs the job, prints errors to stderr; returns the exit status (0, 1 for
+ * an error in the input, 2 for a usage error). name is the network's. */
+int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job,
+                     const dcr_engine *e);
 
 /* ---- gradient check --------------------------------------------------------
  * Central differences of the summed loss over n samples (rows of X, Y)

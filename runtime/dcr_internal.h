@@ -11,7 +11,13 @@
  * error, so there is no one to hand a dcr_error to. Prints the place, aborts. */
 #define DCR_DIE(what) dcr_die(__FILE__, __LINE__, (what))
 #define DCR_ASSERT(c) ((c) ? (void)0 : DCR_DIE("assertion failed: " #c))
-_Noreturn void dcr_die(const char *file, int line, const char *what);
+/* C99 has no _Noreturn, and this header is also pasted into C99 trainers. */
+#if defined(__GNUC__)
+#define DCR_NORETURN __attribute__((noreturn))
+#else
+#define DCR_NORETURN
+#endif
+DCR_NORETURN void dcr_die(const char *file, int line, const char *what);
 
 /* a * b into *out; 0 when it overflows size_t (then *out is untouched). */
 static inline int dcr_mul_ok(size_t *out, size_t a, size_t b)

@@ -20,7 +20,7 @@ int dcr_fail(dcr_error *err, dcr_status status, const char *fmt, ...)
     return -1;
 }
 
-_Noreturn void dcr_die(const char *file, int line, const char *what)
+DCR_NORETURN void dcr_die(const char *file, int line, const char *what)
 {
     /* The one place the runtime writes to stderr: a broken invariant has no
      * caller-visible error channel, and aborting silently would hide it. */

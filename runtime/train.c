@@ -169,9 +169,15 @@ int dcr_evaluate(double *loss, double *acc, const dcr_engine *e, const void *par
     return 0;
 }
 
+void dcr_train_state_init(dcr_train_state *st, uint64_t seed)
+{
+    st->epoch = 0;
+    dcr_rng_seed(&st->rng, seed);
+}
+
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
-              const dcr_dataset *test, const dcr_train_opts *o, dcr_epoch_fn on_epoch,
-              void *user, dcr_error *err)
+              const dcr_dataset *test, const dcr_train_opts *o, dcr_train_state *state,
+              dcr_epoch_fn on_epoch, void *user, dcr_error *err)
 {
     if (!params || !train || !o)
         return dcr_fail(err, DCR_ERR_USAGE, "dcr_train: bad arguments");
@@ -218,15 +224,19 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         goto done;
     }
 
-    dcr_rng rng;
-    dcr_rng_seed(&rng, o->seed);
-    for (int ep = 1; ep <= o->epochs; ep++) {
+    dcr_train_state fresh, *st = state;
+    if (!st) {
+        dcr_train_state_init(&fresh, o->seed);
+        st = &fresh;
+    }
+    for (int run = 1; run <= o->epochs; run++) {
+        uint64_t ep = st->epoch + 1;
         /* Reset before shuffling, so epoch k's order depends on the seed and
          * k alone: simpler for a standalone trainer to reproduce. */
         for (size_t i = 0; i < n; i++)
             idx[i] = i;
         if (o->shuffle)
-            dcr_rng_shuffle(&rng, idx, n);
+            dcr_rng_shuffle(&st->rng, idx, n);
         double t0 = now(), sum = 0;
         size_t batch = 0;
         for (size_t s = 0; s < n; s += bs) {
@@ -240,27 +250,28 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             if (!isfinite(loss)) {
                 /* spelled out: printf may write a NaN as "-nan" */
                 dcr_fail(err, DCR_ERR_TRAIN,
-                         "epoch %d, batch %zu: loss is %s (NaN or infinite); lower the "
+                         "epoch %llu, batch %zu: loss is %s (NaN or infinite); lower the "
                          "learning rate",
-                         ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
+                         (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
                 goto done;
             }
             sum += loss * (double)m;
         }
-        dcr_epoch_stats st = {0};
-        st.seconds = now() - t0;
-        st.epoch = ep;
-        st.train_loss = sum / (double)n;
-        st.train_acc = accuracy(e, params, &tr, out);
+        st->epoch = ep;
+        dcr_epoch_stats es = {0};
+        es.seconds = now() - t0;
+        es.epoch = ep;
+        es.train_loss = sum / (double)n;
+        es.train_acc = accuracy(e, params, &tr, out);
         if (test) {
-            st.has_test = 1;
-            eval_packed(&st.test_loss, &st.test_acc, e, params, &te, grad, out);
+            es.has_test = 1;
+            eval_packed(&es.test_loss, &es.test_acc, e, params, &te, grad, out);
         } else {
-            st.test_loss = 0;
-            st.test_acc = -1;
+            es.test_loss = 0;
+            es.test_acc = -1;
         }
-        if (on_epoch)
-            on_epoch(user, &st);
+        if (on_epoch && on_epoch(user, &es, st, err))
+            goto done;
     }
     rc = 0;
 done:

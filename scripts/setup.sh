@@ -7,6 +7,7 @@ PACKAGES=(
     libtcc-dev tcc                     # libtcc; libtcc1.a and tcc's headers
     libcjson-dev                       # the spec parser
     libssl-dev                         # SHA-256 of specs (libcrypto)
+    zlib1g-dev                         # gzip'd IDX data, CRC-32 of checkpoints
     libcriterion-dev                   # the tests
 )
 missing=()

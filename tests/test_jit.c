@@ -31,7 +31,7 @@ static void jit_build(jitted *j, const dcr_arch *a, const char *name)
     cr_assert_eq(dc_net_make(&j->net, a, name, &err), 0, "%s", err.msg);
     char *src;
     size_t len;
-    dc_emit_opts o = {DC_EMIT_UNROLLED, "test"};
+    dc_emit_opts o = {.strategy = DC_EMIT_UNROLLED, .command_line = "test"};
     cr_assert_eq(dc_emit(&src, &len, &j->net, &o, &err), 0, "%s", err.msg);
     int rc = dc_jit_compile(&j->jit, DC_JIT_TCC, src, len, &err);
     free(src);
@@ -304,7 +304,7 @@ static char *emit_text(const dcr_arch *a, const char *name)
     cr_assert_eq(dc_net_make(&n, a, name, &err), 0, "%s", err.msg);
     char *src;
     size_t len;
-    dc_emit_opts o = {DC_EMIT_UNROLLED, "deltac emit x.json */ evil"};
+    dc_emit_opts o = {.strategy = DC_EMIT_UNROLLED, .command_line = "deltac emit x.json */ evil"};
     cr_assert_eq(dc_emit(&src, &len, &n, &o, &err), 0, "%s", err.msg);
     cr_assert_eq(strlen(src), len);
     return src;

@@ -59,11 +59,14 @@ typedef struct {
     dcr_epoch_stats s[64];
 } log_t;
 
-static void on_epoch(void *user, const dcr_epoch_stats *s)
+static int on_epoch(void *user, const dcr_epoch_stats *s, const dcr_train_state *st, dcr_error *err)
 {
+    (void)err;
     log_t *l = user;
     cr_assert_lt(l->calls, 64);
+    cr_assert_eq(st->epoch, s->epoch);
     l->s[l->calls++] = *s;
+    return 0;
 }
 
 static void setup_net(dcr_engine *e, void *p, const dcr_arch *a, uint64_t seed)
@@ -85,7 +88,7 @@ Test(train, learns_blobs_and_reports_epochs)
     dcr_train_opts o = {0.1, 8, 20, 1, 5};
     log_t l = {0};
     dcr_error err = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, &te, &o, on_epoch, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(dcr_train(p, &e, &tr, &te, &o, NULL, on_epoch, &l, &err), 0, "%s", err.msg);
     cr_assert_eq(l.calls, 20);
     for (int i = 0; i < 20; i++) {
         cr_assert_eq(l.s[i].epoch, i + 1);
@@ -120,7 +123,7 @@ Test(train, values_have_no_accuracy)
     dcr_train_opts o = {0.05, 7, 30, 1, 5};
     log_t l = {0};
     dcr_error err = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, on_epoch, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, NULL, on_epoch, &l, &err), 0, "%s", err.msg);
     cr_assert_eq(l.calls, 30);
     cr_assert_eq(l.s[0].train_acc, -1);
     cr_assert_eq(l.s[0].has_test, 0);
@@ -146,11 +149,11 @@ Test(train, deterministic_and_shuffle_matters)
     memcpy(p2, p1, n * sizeof *p1);
     memcpy(p3, p1, n * sizeof *p1);
     dcr_train_opts o = {0.1, 4, 3, 1, 9};
-    cr_assert_eq(dcr_train(p1, &e, &tr, NULL, &o, NULL, NULL, NULL), 0);
-    cr_assert_eq(dcr_train(p2, &e, &tr, NULL, &o, NULL, NULL, NULL), 0);
+    cr_assert_eq(dcr_train(p1, &e, &tr, NULL, &o, NULL, NULL, NULL, NULL), 0);
+    cr_assert_eq(dcr_train(p2, &e, &tr, NULL, &o, NULL, NULL, NULL, NULL), 0);
     cr_assert_arr_eq(p1, p2, n * sizeof *p1);
     o.shuffle = 0;
-    cr_assert_eq(dcr_train(p3, &e, &tr, NULL, &o, NULL, NULL, NULL), 0);
+    cr_assert_eq(dcr_train(p3, &e, &tr, NULL, &o, NULL, NULL, NULL, NULL), 0);
     cr_assert(memcmp(p1, p3, n * sizeof *p1) != 0);
     dcr_ref_engine_free(&e);
     dcr_dataset_free(&tr);
@@ -170,7 +173,7 @@ Test(train, follows_its_definition)
     memcpy(q, p, n * sizeof *p);
     dcr_train_opts o = {0.2, BS, 2, 1, 17};
     log_t l = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, on_epoch, &l, NULL), 0);
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, NULL, on_epoch, &l, NULL), 0);
 
     dcr_rng r;
     dcr_rng_seed(&r, 17);
@@ -207,7 +210,7 @@ Test(train, empty_test_set_means_no_test)
     setup_net(&e, p, &a, 3);
     dcr_train_opts o = {0.1, 5, 1, 0, 1};
     log_t l = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, &te, &o, on_epoch, &l, NULL), 0);
+    cr_assert_eq(dcr_train(p, &e, &tr, &te, &o, NULL, on_epoch, &l, NULL), 0);
     cr_assert_eq(l.calls, 1);
     cr_assert_eq(l.s[0].has_test, 0);
     dcr_ref_engine_free(&e);
@@ -227,7 +230,7 @@ Test(train, diverges_with_a_clear_error)
     dcr_train_opts o = {10, 20, 50, 0, 1};
     log_t l = {0};
     dcr_error err = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, on_epoch, &l, &err), -1);
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, NULL, on_epoch, &l, &err), -1);
     cr_assert_eq(err.status, DCR_ERR_TRAIN);
     char want[DCR_MSG_MAX];
     snprintf(want, sizeof want,
@@ -251,7 +254,7 @@ static void opts_fail(dcr_train_opts o, const char *msg)
     setup_net(&e, p, &a, 3);
     dcr_error err = {0};
     log_t l = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, on_epoch, &l, &err), -1, "%s", msg);
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, NULL, on_epoch, &l, &err), -1, "%s", msg);
     cr_assert_str_eq(err.msg, msg);
     cr_assert_eq(err.status, DCR_ERR_SPEC);
     cr_assert_eq(l.calls, 0);
@@ -285,7 +288,7 @@ Test(train, data_must_fit_the_network)
     setup_net(&e, p, &a, 3);
     dcr_train_opts o = {0.1, 5, 1, 0, 1};
     dcr_error err = {0};
-    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, NULL, NULL, &err), -1);
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, &o, NULL, NULL, NULL, &err), -1);
     cr_assert_str_eq(err.msg, "the training data has 2 features; the network has 3 inputs");
     double loss, acc;
     cr_assert_eq(dcr_evaluate(&loss, &acc, &e, p, &tr, &err), -1);
