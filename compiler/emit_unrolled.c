@@ -5,6 +5,10 @@
  * operations on arrays: tcc limits expression depth and gives every scalar
  * local a stack slot of its own.
  *
+ * Within a layer, consecutive statements update different units (input-
+ * major order): tcc keeps every array element in memory, so a unit-major
+ * order would chain each statement to the store of the one before.
+ *
  * Per layer l the file has static functions P_fwdL (z, a from the layer's
  * input), P_bwdL (delta of layer l from delta of l+1) and P_gradL (gradient
  * of W(l), b(l)); P_out computes the loss and the output delta. */
@@ -61,11 +65,14 @@ static void emit_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
                       T, T, T);
     if (act == DCR_ACT_SOFTMAX)
         dc_buf_printf(b, "    %s m, s;\n", T);
-    for (int k = 0; k < nout; k++) {
+    /* input-major order: consecutive statements update different units,
+     * so they do not wait for each other (tcc keeps z in memory), while
+     * each z[k] still adds its terms in the reference engine's order */
+    for (int k = 0; k < nout; k++)
         dc_buf_printf(b, "    z[%d] = p[%zu];\n", k, B + (size_t)k);
-        for (int j = 0; j < nin; j++)
+    for (int j = 0; j < nin; j++)
+        for (int k = 0; k < nout; k++)
             dc_buf_printf(b, "    z[%d] += p[%zu] * in[%d];\n", k, W + (size_t)k * (size_t)nin + (size_t)j, j);
-    }
     for (int k = 0; k < nout; k++) {
         switch (act) {
         case DCR_ACT_IDENTITY:
@@ -139,13 +146,21 @@ static void emit_bwd(dc_buf *b, const dc_emit_ctx *c, int l)
     size_t W = n->w_off[l + 1];
     dc_buf_printf(b, "static void %s_bwd%d(%s *d, const %s *z, const %s *a, const %s *p, const %s *dn)\n{\n",
                   c->P, l, T, T, T, T, T);
-    dc_buf_printf(b, "    %s t;\n    (void)z;\n    (void)a;\n", T);
-    for (int j = 0; j < nl; j++) {
-        dc_buf_printf(b, "    t = p[%zu] * dn[0];\n", W + (size_t)j);
-        for (int k = 1; k < nn; k++)
-            dc_buf_printf(b, "    t += p[%zu] * dn[%d];\n", W + (size_t)k * (size_t)nl + (size_t)j, k);
-        emit_deriv(b, n->arch.act[l], "d", "t", j);
-    }
+    dc_buf_puts(b, "    (void)z;\n    (void)a;\n");
+    (void)T;
+    /* d accumulates W(l+1)^T delta(l+1) in the reference engine's order
+     * (k increasing for each j), with independent neighbouring statements */
+    for (int j = 0; j < nl; j++)
+        dc_buf_printf(b, "    d[%d] = p[%zu] * dn[0];\n", j, W + (size_t)j);
+    for (int k = 1; k < nn; k++)
+        for (int j = 0; j < nl; j++)
+            dc_buf_printf(b, "    d[%d] += p[%zu] * dn[%d];\n", j, W + (size_t)k * (size_t)nl + (size_t)j, k);
+    if (n->arch.act[l] != DCR_ACT_IDENTITY)
+        for (int j = 0; j < nl; j++) {
+            char t[32];
+            snprintf(t, sizeof t, "d[%d]", j);
+            emit_deriv(b, n->arch.act[l], "d", t, j);
+        }
     dc_buf_puts(b, "}\n\n");
 }
 

@@ -2949,16 +2949,16 @@ double log(double);
 static void xor_fwd1(double *z, double *a, const double *p, const double *in)
 {
     z[0] = p[8];
-    z[0] += p[0] * in[0];
-    z[0] += p[1] * in[1];
     z[1] = p[9];
-    z[1] += p[2] * in[0];
-    z[1] += p[3] * in[1];
     z[2] = p[10];
-    z[2] += p[4] * in[0];
-    z[2] += p[5] * in[1];
     z[3] = p[11];
+    z[0] += p[0] * in[0];
+    z[1] += p[2] * in[0];
+    z[2] += p[4] * in[0];
     z[3] += p[6] * in[0];
+    z[0] += p[1] * in[1];
+    z[1] += p[3] * in[1];
+    z[2] += p[5] * in[1];
     z[3] += p[7] * in[1];
     a[0] = 1 / (1 + exp(-z[0]));
     a[1] = 1 / (1 + exp(-z[1]));
@@ -2988,17 +2988,16 @@ static double xor_out(double *d, const double *z, const double *a, const double 
 
 static void xor_bwd1(double *d, const double *z, const double *a, const double *p, const double *dn)
 {
-    double t;
     (void)z;
     (void)a;
-    t = p[12] * dn[0];
-    d[0] = t * (a[0] * (1 - a[0]));
-    t = p[13] * dn[0];
-    d[1] = t * (a[1] * (1 - a[1]));
-    t = p[14] * dn[0];
-    d[2] = t * (a[2] * (1 - a[2]));
-    t = p[15] * dn[0];
-    d[3] = t * (a[3] * (1 - a[3]));
+    d[0] = p[12] * dn[0];
+    d[1] = p[13] * dn[0];
+    d[2] = p[14] * dn[0];
+    d[3] = p[15] * dn[0];
+    d[0] = d[0] * (a[0] * (1 - a[0]));
+    d[1] = d[1] * (a[1] * (1 - a[1]));
+    d[2] = d[2] * (a[2] * (1 - a[2]));
+    d[3] = d[3] * (a[3] * (1 - a[3]));
 }
 
 static void xor_grad1(double *g, const double *d, const double *in)
