@@ -9,6 +9,7 @@ PACKAGES=(
     libssl-dev                         # SHA-256 of specs (libcrypto)
     zlib1g-dev                         # gzip'd IDX data, CRC-32 of checkpoints
     libcriterion-dev                   # the tests
+    dataset-fashion-mnist              # specs/fashion_mnist.json and its test
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
