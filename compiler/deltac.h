@@ -102,11 +102,13 @@ typedef struct {
  * The source defines, with P the net's name and T float or double:
  *   void   P_forward(T *out, const T *params, const T *x);
  *   T      P_loss_grad(T *grad, const T *params, const T *x, const T *y);  adds into grad
- *   void   P_sgd(T *params, const T *grad, T scale);      params -= scale * grad
- *   double P_train_batch(T *params, T *grad, const T *X, const T *Y, int n, double lr);
+ *   double P_batch_grad(T *grad, const T *params, const T *X, const T *Y, int n);
+ *          grad = the sum of the per-sample gradients; returns the mean loss
+ *   void   P_update(T *params, T *state, const T *grad, double lr, double grad_scale, double t);
+ *          one optimizer step from the gradient sum
  * the same with void pointers and a _v suffix (which dc_jit_engine uses),
- * and macros P_N_IN, P_N_OUT, P_N_PARAMS, P_N_LAYERS, P_W<l>_OFFSET,
- * P_B<l>_OFFSET. */
+ * and macros P_N_IN, P_N_OUT, P_N_PARAMS, P_N_STATE, P_N_LAYERS,
+ * P_W<l>_OFFSET, P_B<l>_OFFSET. */
 int dc_emit(char **out_src, size_t *out_len, const dc_net *net,
             const dc_emit_opts *o, dcr_error *err);
 

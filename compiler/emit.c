@@ -121,6 +121,7 @@ static void emit_constants(dc_buf *b, const dc_emit_ctx *c)
     dc_buf_printf(b, "#define %s_N_OUT %d\n", c->P, a->sizes[a->n_layers]);
     dc_buf_printf(b, "#define %s_N_PARAMS %zu\n", c->P, n->n_params);
     dc_buf_printf(b, "#define %s_N_LAYERS %d\n", c->P, a->n_layers);
+    dc_buf_printf(b, "#define %s_N_STATE %zu\n", c->P, (size_t)0);
     for (int l = 1; l <= a->n_layers; l++)
         dc_buf_printf(b, "#define %s_W%d_OFFSET %zu\n#define %s_B%d_OFFSET %zu\n", c->P, l, n->w_off[l], c->P, l,
                       n->b_off[l]);
@@ -152,24 +153,25 @@ static void emit_prototypes(dc_buf *b, const dc_emit_ctx *c)
         "void %s_forward(%s *out, const %s *params, const %s *x);\n"
         "/* grad += dE/dparams for one sample (x, y); returns E */\n"
         "%s %s_loss_grad(%s *grad, const %s *params, const %s *x, const %s *y);\n"
-        "/* params -= scale * grad */\n"
-        "void %s_sgd(%s *params, const %s *grad, %s scale);\n"
-        "/* one SGD step on n samples (rows of X, Y); returns the mean loss */\n"
-        "double %s_train_batch(%s *params, %s *grad, const %s *X, const %s *Y, int n, double lr);\n\n"
+        "/* grad = the sum of the per-sample gradients over n samples; returns the mean loss */\n"
+        "double %s_batch_grad(%s *grad, const %s *params, const %s *X, const %s *Y, int n);\n"
+        "/* one optimizer step from the gradient sum: lr, grad_scale (1/n, times clipping), t (1-based step) */\n"
+        "void %s_update(%s *params, %s *state, const %s *grad, double lr, double grad_scale, double t);\n\n"
         "void %s_forward_v(void *out, const void *params, const void *x);\n"
         "double %s_loss_grad_v(void *grad, const void *params, const void *x, const void *y);\n"
-        "double %s_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr);\n\n"
+        "double %s_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);\n"
+        "void %s_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);\n\n"
         "#endif\n",
-        P, P, P, T, T, T, T, P, T, T, T, T, P, T, T, T, P, T, T, T, T, P, P, P);
+        P, P, P, T, T, T, T, P, T, T, T, T, P, T, T, T, T, P, T, T, T, P, P, P, P);
 }
 
 static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
 {
     const char *P = c->P, *T = c->T;
     dc_buf_printf(b,
-        "/* One SGD step on n samples: zero the gradient, add each sample's, then\n"
-        " * params -= (lr / n) * grad. Returns the mean loss. */\n"
-        "double %s_train_batch(%s *params, %s *grad, const %s *X, const %s *Y, int n, double lr)\n"
+        "/* grad = the sum of the per-sample gradients over n samples (rows of X\n"
+        " * and Y); returns the mean loss. */\n"
+        "double %s_batch_grad(%s *grad, const %s *params, const %s *X, const %s *Y, int n)\n"
         "{\n"
         "    double loss = 0;\n"
         "    long i;\n"
@@ -177,10 +179,9 @@ static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
         "        grad[i] = 0;\n"
         "    for (i = 0; i < n; i++)\n"
         "        loss += %s_loss_grad(grad, params, X + i * %s_N_IN, Y + i * %s_N_OUT);\n"
-        "    %s_sgd(params, grad, (%s)(lr / n));\n"
         "    return loss / n;\n"
         "}\n\n",
-        P, T, T, T, T, P, P, P, P, P, T);
+        P, T, T, T, T, P, P, P, P);
     dc_buf_printf(b,
         "/* The same entry points with void pointers, for hosts that pick the\n"
         " * scalar type at run time. */\n"
@@ -188,9 +189,11 @@ static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
         "{\n    %s_forward((%s *)out, (const %s *)params, (const %s *)x);\n}\n\n"
         "double %s_loss_grad_v(void *grad, const void *params, const void *x, const void *y)\n"
         "{\n    return %s_loss_grad((%s *)grad, (const %s *)params, (const %s *)x, (const %s *)y);\n}\n\n"
-        "double %s_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr)\n"
-        "{\n    return %s_train_batch((%s *)params, (%s *)grad, (const %s *)X, (const %s *)Y, n, lr);\n}\n",
-        P, P, T, T, T, P, P, T, T, T, T, P, P, T, T, T, T);
+        "double %s_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n)\n"
+        "{\n    return %s_batch_grad((%s *)grad, (const %s *)params, (const %s *)X, (const %s *)Y, n);\n}\n\n"
+        "void %s_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t)\n"
+        "{\n    %s_update((%s *)params, (%s *)state, (const %s *)grad, lr, grad_scale, t);\n}\n",
+        P, P, T, T, T, P, P, T, T, T, T, P, P, T, T, T, T, P, P, T, T, T);
 }
 
 static const char *const act_enum[] = {"DCR_ACT_IDENTITY", "DCR_ACT_SIGMOID", "DCR_ACT_TANH",
@@ -208,10 +211,12 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
         "{\n    (void)self;\n    %s_forward_v(out, params, x);\n}\n\n"
         "static double %s_eng_loss_grad(void *self, void *grad, const void *params, const void *x, const void *y)\n"
         "{\n    (void)self;\n    return %s_loss_grad_v(grad, params, x, y);\n}\n\n"
-        "static double %s_eng_train_batch(void *self, void *params, void *grad, const void *X, const void *Y, int n,\n"
-        "                                 double lr)\n"
-        "{\n    (void)self;\n    return %s_train_batch_v(params, grad, X, Y, n, lr);\n}\n\n",
-        P, P, P, P, P, P);
+        "static double %s_eng_batch_grad(void *self, void *grad, const void *params, const void *X, const void *Y,\n"
+        "                                int n)\n"
+        "{\n    (void)self;\n    return %s_batch_grad_v(grad, params, X, Y, n);\n}\n\n"
+        "static void %s_eng_update(void *self, void *params, void *state, const void *grad, const dcr_step *s)\n"
+        "{\n    (void)self;\n    %s_update_v(params, state, grad, s->lr, s->grad_scale, (double)s->t);\n}\n\n",
+        P, P, P, P, P, P, P, P);
     dc_buf_puts(b, "int main(int argc, char **argv)\n{\n    static const dcr_job job = {\n");
     dc_buf_printf(b, "        {%s, %d, {", a->dtype == DCR_F64 ? "DCR_F64" : "DCR_F32", a->n_layers);
     for (int l = 0; l <= a->n_layers; l++)
@@ -238,9 +243,11 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
         "    e.arch = &job.arch;\n"
         "    e.forward = %s_eng_forward;\n"
         "    e.loss_grad = %s_eng_loss_grad;\n"
-        "    e.train_batch = %s_eng_train_batch;\n"
+        "    e.batch_grad = %s_eng_batch_grad;\n"
+        "    e.update = %s_eng_update;\n"
+        "    e.n_state = %s_N_STATE;\n"
         "    return dcr_trainer_main(argc, argv, \"%s\", &job, &e);\n}\n",
-        P, P, P, P);
+        P, P, P, P, P, P);
 }
 
 int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_opts *o, dcr_error *err)

@@ -250,8 +250,11 @@ void dc_emit_unrolled(dc_buf *b, const dc_emit_ctx *c)
     }
     dc_buf_puts(b, "    return loss;\n}\n\n");
 
-    dc_buf_puts(b, "/* p -= scale * g */\n");
-    dc_buf_printf(b, "void %s_sgd(%s *p, const %s *g, %s scale)\n{\n", P, T, T, T);
+    dc_buf_puts(b, "/* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the\n"
+                   " * gradient summed over a batch and grad_scale 1/n (times clipping) */\n");
+    dc_buf_printf(b, "void %s_update(%s *p, %s *state, const %s *g, double lr, double grad_scale, double t)\n{\n",
+                  P, T, T, T);
+    dc_buf_printf(b, "    %s scale = (%s)(lr * grad_scale);\n    (void)state;\n    (void)t;\n", T, T);
     for (size_t i = 0; i < c->net->n_params; i++)
         dc_buf_printf(b, "    p[%zu] -= scale * g[%zu];\n", i, i);
     dc_buf_puts(b, "}\n\n");

@@ -65,7 +65,7 @@ typedef struct {
     const char *P;        /* the name prefix */
 } dc_emit_ctx;
 
-/* A strategy writes P_forward, P_loss_grad and P_sgd (see deltac.h);
+/* A strategy writes P_forward, P_loss_grad and P_update (see deltac.h);
  * emit.c writes the rest of the file around them. */
 typedef void (*dc_strategy_fn)(dc_buf *b, const dc_emit_ctx *c);
 

@@ -50,7 +50,8 @@ void dc_jit_free(dc_jit *j)
 typedef struct {
     void (*forward)(void *out, const void *params, const void *x);
     double (*loss_grad)(void *grad, const void *params, const void *x, const void *y);
-    double (*train_batch)(void *params, void *grad, const void *X, const void *Y, int n, double lr);
+    double (*batch_grad)(void *grad, const void *params, const void *X, const void *Y, int n);
+    void (*update)(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
 } gen_fns;
 
 static void eng_forward(void *self, void *out, const void *params, const void *x)
@@ -63,10 +64,14 @@ static double eng_loss_grad(void *self, void *grad, const void *params, const vo
     return ((gen_fns *)self)->loss_grad(grad, params, x, y);
 }
 
-static double eng_train_batch(void *self, void *params, void *grad, const void *X, const void *Y, int n,
-                              double lr)
+static double eng_batch_grad(void *self, void *grad, const void *params, const void *X, const void *Y, int n)
 {
-    return ((gen_fns *)self)->train_batch(params, grad, X, Y, n, lr);
+    return ((gen_fns *)self)->batch_grad(grad, params, X, Y, n);
+}
+
+static void eng_update(void *self, void *params, void *state, const void *grad, const dcr_step *s)
+{
+    ((gen_fns *)self)->update(params, state, grad, s->lr, s->grad_scale, (double)s->t);
 }
 
 static void *lookup(dc_jit *j, const char *prefix, const char *suffix, dcr_error *err)
@@ -85,21 +90,24 @@ int dc_jit_engine(dcr_engine *out, dc_jit *j, const dc_net *net, dcr_error *err)
     gen_fns *g = calloc(1, sizeof *g);
     if (!g)
         return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
-    void *f = lookup(j, net->name, "_forward_v", err);
-    void *lg = f ? lookup(j, net->name, "_loss_grad_v", err) : NULL;
-    void *tb = lg ? lookup(j, net->name, "_train_batch_v", err) : NULL;
-    if (!tb) {
-        free(g);
-        return -1;
-    }
-    g->forward = (void (*)(void *, const void *, const void *))f;
-    g->loss_grad = (double (*)(void *, const void *, const void *, const void *))lg;
-    g->train_batch = (double (*)(void *, void *, const void *, const void *, int, double))tb;
+    static const char *const names[4] = {"_forward_v", "_loss_grad_v", "_batch_grad_v", "_update_v"};
+    void *sym[4];
+    for (int i = 0; i < 4; i++)
+        if (!(sym[i] = lookup(j, net->name, names[i], err))) {
+            free(g);
+            return -1;
+        }
+    g->forward = (void (*)(void *, const void *, const void *))sym[0];
+    g->loss_grad = (double (*)(void *, const void *, const void *, const void *))sym[1];
+    g->batch_grad = (double (*)(void *, const void *, const void *, const void *, int))sym[2];
+    g->update = (void (*)(void *, void *, const void *, double, double, double))sym[3];
     out->self = g;
     out->arch = &net->arch;
+    out->n_state = 0;
     out->forward = eng_forward;
     out->loss_grad = eng_loss_grad;
-    out->train_batch = eng_train_batch;
+    out->batch_grad = eng_batch_grad;
+    out->update = eng_update;
     return 0;
 }
 

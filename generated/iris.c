@@ -16,6 +16,7 @@ float logf(float);
 #define iris_N_OUT 3
 #define iris_N_PARAMS 131
 #define iris_N_LAYERS 2
+#define iris_N_STATE 0
 #define iris_W1_OFFSET 0
 #define iris_B1_OFFSET 64
 #define iris_W2_OFFSET 80
@@ -441,9 +442,13 @@ float iris_loss_grad(float *g, const float *p, const float *x, const float *y)
     return loss;
 }
 
-/* p -= scale * g */
-void iris_sgd(float *p, const float *g, float scale)
+/* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the
+ * gradient summed over a batch and grad_scale 1/n (times clipping) */
+void iris_update(float *p, float *state, const float *g, double lr, double grad_scale, double t)
 {
+    float scale = (float)(lr * grad_scale);
+    (void)state;
+    (void)t;
     p[0] -= scale * g[0];
     p[1] -= scale * g[1];
     p[2] -= scale * g[2];
@@ -577,9 +582,9 @@ void iris_sgd(float *p, const float *g, float scale)
     p[130] -= scale * g[130];
 }
 
-/* One SGD step on n samples: zero the gradient, add each sample's, then
- * params -= (lr / n) * grad. Returns the mean loss. */
-double iris_train_batch(float *params, float *grad, const float *X, const float *Y, int n, double lr)
+/* grad = the sum of the per-sample gradients over n samples (rows of X
+ * and Y); returns the mean loss. */
+double iris_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n)
 {
     double loss = 0;
     long i;
@@ -587,7 +592,6 @@ double iris_train_batch(float *params, float *grad, const float *X, const float 
         grad[i] = 0;
     for (i = 0; i < n; i++)
         loss += iris_loss_grad(grad, params, X + i * iris_N_IN, Y + i * iris_N_OUT);
-    iris_sgd(params, grad, (float)(lr / n));
     return loss / n;
 }
 
@@ -603,7 +607,12 @@ double iris_loss_grad_v(void *grad, const void *params, const void *x, const voi
     return iris_loss_grad((float *)grad, (const float *)params, (const float *)x, (const float *)y);
 }
 
-double iris_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr)
+double iris_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n)
 {
-    return iris_train_batch((float *)params, (float *)grad, (const float *)X, (const float *)Y, n, lr);
+    return iris_batch_grad((float *)grad, (const float *)params, (const float *)X, (const float *)Y, n);
+}
+
+void iris_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t)
+{
+    iris_update((float *)params, (float *)state, (const float *)grad, lr, grad_scale, t);
 }

@@ -14,6 +14,7 @@
 #define iris_N_OUT 3
 #define iris_N_PARAMS 131
 #define iris_N_LAYERS 2
+#define iris_N_STATE 0
 #define iris_W1_OFFSET 0
 #define iris_B1_OFFSET 64
 #define iris_W2_OFFSET 80
@@ -23,13 +24,14 @@
 void iris_forward(float *out, const float *params, const float *x);
 /* grad += dE/dparams for one sample (x, y); returns E */
 float iris_loss_grad(float *grad, const float *params, const float *x, const float *y);
-/* params -= scale * grad */
-void iris_sgd(float *params, const float *grad, float scale);
-/* one SGD step on n samples (rows of X, Y); returns the mean loss */
-double iris_train_batch(float *params, float *grad, const float *X, const float *Y, int n, double lr);
+/* grad = the sum of the per-sample gradients over n samples; returns the mean loss */
+double iris_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n);
+/* one optimizer step from the gradient sum: lr, grad_scale (1/n, times clipping), t (1-based step) */
+void iris_update(float *params, float *state, const float *grad, double lr, double grad_scale, double t);
 
 void iris_forward_v(void *out, const void *params, const void *x);
 double iris_loss_grad_v(void *grad, const void *params, const void *x, const void *y);
-double iris_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr);
+double iris_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);
+void iris_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
 
 #endif

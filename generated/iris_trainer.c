@@ -174,23 +174,41 @@ void *dcr_pack(const double *v, size_t n, dcr_dtype t);
 
 /* ---- engines ---------------------------------------------------------------
  * The interface both the generated code and the reference engine present.
- * All buffers are of arch->dtype. */
+ * All buffers are of arch->dtype. A training step is batch_grad, then
+ * (after the driver's checks, clipping and schedule) update. */
+
+/* What one optimizer step is told besides the gradient. */
+typedef struct {
+    double lr;          /* this step's learning rate (after schedule and warm-up) */
+    double grad_scale;  /* the gradient sum is multiplied by this first: 1/n, times the clipping factor */
+    uint64_t t;         /* 1-based count of steps taken (Adam's bias correction) */
+} dcr_step;
+
 typedef struct {
     void *self;
     const dcr_arch *arch;
+    size_t n_state;  /* optimizer state elements (0 for plain SGD), saved in checkpoints */
     /* out[n_out] = network(x) */
     void (*forward)(void *self, void *out, const void *params, const void *x);
     /* grad += dE/dparams for one sample; returns E */
     double (*loss_grad)(void *self, void *grad, const void *params,
                         const void *x, const void *y);
-    /* one SGD step on n samples (rows of X, Y); returns the mean loss */
-    double (*train_batch)(void *self, void *params, void *grad, const void *X,
-                          const void *Y, int n, double lr);
+    /* grad = the sum of the per-sample gradients over n samples (rows of X,
+     * Y), zeroed first; returns the mean loss */
+    double (*batch_grad)(void *self, void *grad, const void *params, const void *X,
+                         const void *Y, int n);
+    /* one optimizer step on params (and state[n_state]) from the gradient sum */
+    void (*update)(void *self, void *params, void *state, const void *grad, const dcr_step *s);
 } dcr_engine;
-/* train_batch, exactly (both engines, same order, so float64 results agree
- * bit for bit): grad[i] = 0 for all i; for each sample in order, loss_grad;
- * scale = (dtype)(lr / n); params[i] -= scale * grad[i]; return
- * (sum of per-sample losses in double) / n. */
+/* Canonical arithmetic (both engines, same order, so float64 results agree
+ * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
+ * order; return (sum of per-sample losses in double) / n. Plain SGD update:
+ * scale = (dtype)(lr * grad_scale); params[i] -= scale * grad[i]. */
+
+/* batch_grad then update with lr, grad_scale 1/n and t 1, state NULL (plain
+ * SGD); returns the mean loss. For tests and simple callers. */
+double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X, const void *Y,
+                    int n, double lr);
 
 /* The reference engine: plain loops, dimensions read at run time. */
 int dcr_ref_engine(dcr_engine *out, const dcr_arch *a, dcr_error *err);
@@ -219,10 +237,13 @@ typedef struct {
  * checkpoints, so that a resumed run continues exactly. */
 typedef struct {
     uint64_t epoch;
+    uint64_t step;     /* optimizer steps taken */
     dcr_rng rng;
+    void *opt_state;   /* [engine's n_state] of the dtype, zeroed at the start; owned by the caller; NULL when n_state is 0 */
 } dcr_train_state;
 
-/* epoch 0, the RNG seeded with seed (the spec's train.seed) */
+/* epoch 0, step 0, the RNG seeded with seed (the spec's train.seed);
+ * opt_state is left to the caller */
 void dcr_train_state_init(dcr_train_state *st, uint64_t seed);
 
 /* Called after every epoch with the state after it; returning -1 (with err
@@ -2472,7 +2493,7 @@ static double accuracy(const dcr_engine *e, const void *params, const packed *p,
 
 static int check_engine(const dcr_engine *e, dcr_error *err)
 {
-    if (!e || !e->arch || !e->forward || !e->loss_grad || !e->train_batch ||
+    if (!e || !e->arch || !e->forward || !e->loss_grad || !e->batch_grad || !e->update ||
         !dcr_arch_valid(e->arch))
         return dcr_fail(err, DCR_ERR_USAGE, "the engine is not set up");
     return 0;
@@ -2513,7 +2534,18 @@ int dcr_evaluate(double *loss, double *acc, const dcr_engine *e, const void *par
 void dcr_train_state_init(dcr_train_state *st, uint64_t seed)
 {
     st->epoch = 0;
+    st->step = 0;
+    st->opt_state = NULL;
     dcr_rng_seed(&st->rng, seed);
+}
+
+double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X, const void *Y, int n,
+                    double lr)
+{
+    double loss = e->batch_grad(e->self, grad, params, X, Y, n);
+    dcr_step s = {lr, 1.0 / (double)n, 1};
+    e->update(e->self, params, NULL, grad, &s);
+    return loss;
 }
 
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
@@ -2550,7 +2582,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
 
     packed tr = {0}, te = {0};
     size_t *idx = NULL, gbytes;
-    void *grad = NULL, *out = NULL, *Xb = NULL, *Yb = NULL;
+    void *grad = NULL, *out = NULL, *Xb = NULL, *Yb = NULL, *own_state = NULL;
     int rc = -1;
     if (pack_data(&tr, train, a->dtype, err) || (test && pack_data(&te, test, a->dtype, err)))
         goto done;
@@ -2569,6 +2601,18 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
     if (!st) {
         dcr_train_state_init(&fresh, o->seed);
         st = &fresh;
+        if (e->n_state) {
+            size_t sbytes;
+            st->opt_state = dcr_mul_ok(&sbytes, e->n_state, es) ? calloc(1, sbytes) : NULL;
+            own_state = st->opt_state;
+            if (!own_state) {
+                dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
+                goto done;
+            }
+        }
+    } else if (e->n_state && !st->opt_state) {
+        dcr_fail(err, DCR_ERR_USAGE, "dcr_train: the optimizer needs a state buffer");
+        goto done;
     }
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
@@ -2587,7 +2631,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 memcpy((char *)Yb + i * row_y, (const char *)tr.Y + idx[s + i] * row_y, row_y);
             }
             batch++;
-            double loss = e->train_batch(e->self, params, grad, Xb, Yb, (int)m, o->lr);
+            double loss = e->batch_grad(e->self, grad, params, Xb, Yb, (int)m);
             if (!isfinite(loss)) {
                 /* spelled out: printf may write a NaN as "-nan" */
                 dcr_fail(err, DCR_ERR_TRAIN,
@@ -2596,6 +2640,8 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                          (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
                 goto done;
             }
+            dcr_step step = {o->lr, 1.0 / (double)m, ++st->step};
+            e->update(e->self, params, st->opt_state, grad, &step);
             sum += loss * (double)m;
         }
         st->epoch = ep;
@@ -2623,6 +2669,7 @@ done:
     free(out);
     free(Xb);
     free(Yb);
+    free(own_state);
     return rc;
 }
 
@@ -2680,6 +2727,7 @@ typedef struct {
     const dcr_job *job;
     const dcr_job_io *io;
     const void *params;
+    size_t n_state;
     int classify;
     double seconds; /* of training, summed over epochs */
 } job_progress;
@@ -2694,6 +2742,8 @@ static int job_save(const job_progress *p, const dcr_train_state *st, dcr_error 
     memcpy(c.rng, st->rng.s, sizeof c.rng);
     c.n_params = dcr_arch_n_params(&p->job->arch);
     c.params = (void *)p->params;
+    c.n_state = p->n_state;
+    c.state = st->opt_state;
     return dcr_ckpt_save(p->io->save, &c, err);
 }
 
@@ -2718,13 +2768,16 @@ static int job_on_epoch(void *user, const dcr_epoch_stats *s, const dcr_train_st
     return 0;
 }
 
-/* Parameters and training state from io->init, or fresh ones. */
-static int job_start(void *params, dcr_train_state *st, const dcr_job *job, const dcr_job_io *io,
-                     dcr_error *err)
+/* Parameters and training state from io->init, or fresh ones; st's
+ * opt_state (n_state elements, zeroed) is already allocated. */
+static int job_start(void *params, dcr_train_state *st, size_t n_state, const dcr_job *job,
+                     const dcr_job_io *io, dcr_error *err)
 {
+    void *opt_state = st->opt_state;
+    dcr_train_state_init(st, job->train.seed);
+    st->opt_state = opt_state;
     if (!io->init) {
         dcr_init_params(params, &job->arch, &job->init);
-        dcr_train_state_init(st, job->train.seed);
         return 0;
     }
     dcr_ckpt c;
@@ -2734,7 +2787,15 @@ static int job_start(void *params, dcr_train_state *st, const dcr_job *job, cons
         dcr_ckpt_free(&c);
         return -1;
     }
+    if (c.n_state != n_state) {
+        dcr_fail(err, DCR_ERR_DATA, "%s: holds %zu optimizer state values, the spec's optimizer keeps %zu",
+                 io->init, c.n_state, n_state);
+        dcr_ckpt_free(&c);
+        return -1;
+    }
     memcpy(params, c.params, c.n_params * dcr_dtype_size(job->arch.dtype));
+    if (n_state)
+        memcpy(st->opt_state, c.state, n_state * dcr_dtype_size(job->arch.dtype));
     st->epoch = c.epoch;
     memcpy(st->rng.s, c.rng, sizeof st->rng.s);
     dcr_ckpt_free(&c);
@@ -2748,14 +2809,20 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     if (dcr_job_load_data(&train, &test, job, io, err))
         return -1;
     int rc = -1;
+    dcr_train_state st;
+    memset(&st, 0, sizeof st);
     size_t np = dcr_arch_n_params(&job->arch);
     void *params = calloc(np ? np : 1, dcr_dtype_size(job->arch.dtype));
     if (!params) {
         dcr_fail(err, DCR_ERR_NOMEM, "out of memory for %zu parameters", np);
         goto done;
     }
-    dcr_train_state st;
-    if (job_start(params, &st, job, io, err))
+    st.opt_state = e->n_state ? calloc(e->n_state, dcr_dtype_size(job->arch.dtype)) : NULL;
+    if (e->n_state && !st.opt_state) {
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
+        goto done;
+    }
+    if (job_start(params, &st, e->n_state, job, io, err))
         goto done;
     if (out && !io->quiet) {
         fprintf(out, "data: %zu training rows, %zu test rows%s\n", train.n_rows, test.n_rows,
@@ -2763,7 +2830,7 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
         if (io->init)
             fprintf(out, "resuming from %s after epoch %llu\n", io->init, (unsigned long long)st.epoch);
     }
-    job_progress p = {out, job, io, params, train.label != NULL, 0};
+    job_progress p = {out, job, io, params, e->n_state, train.label != NULL, 0};
     const dcr_dataset *final = test.n_rows ? &test : &train;
     if (dcr_train(params, e, &train, test.n_rows ? &test : NULL, &job->train, &st, job_on_epoch, &p, err))
         goto done;
@@ -2786,6 +2853,7 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     }
     rc = 0;
 done:
+    free(st.opt_state);
     free(params);
     dcr_dataset_free(&train);
     dcr_dataset_free(&test);
@@ -2941,6 +3009,7 @@ float logf(float);
 #define iris_N_OUT 3
 #define iris_N_PARAMS 131
 #define iris_N_LAYERS 2
+#define iris_N_STATE 0
 #define iris_W1_OFFSET 0
 #define iris_B1_OFFSET 64
 #define iris_W2_OFFSET 80
@@ -3366,9 +3435,13 @@ float iris_loss_grad(float *g, const float *p, const float *x, const float *y)
     return loss;
 }
 
-/* p -= scale * g */
-void iris_sgd(float *p, const float *g, float scale)
+/* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the
+ * gradient summed over a batch and grad_scale 1/n (times clipping) */
+void iris_update(float *p, float *state, const float *g, double lr, double grad_scale, double t)
 {
+    float scale = (float)(lr * grad_scale);
+    (void)state;
+    (void)t;
     p[0] -= scale * g[0];
     p[1] -= scale * g[1];
     p[2] -= scale * g[2];
@@ -3502,9 +3575,9 @@ void iris_sgd(float *p, const float *g, float scale)
     p[130] -= scale * g[130];
 }
 
-/* One SGD step on n samples: zero the gradient, add each sample's, then
- * params -= (lr / n) * grad. Returns the mean loss. */
-double iris_train_batch(float *params, float *grad, const float *X, const float *Y, int n, double lr)
+/* grad = the sum of the per-sample gradients over n samples (rows of X
+ * and Y); returns the mean loss. */
+double iris_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n)
 {
     double loss = 0;
     long i;
@@ -3512,7 +3585,6 @@ double iris_train_batch(float *params, float *grad, const float *X, const float 
         grad[i] = 0;
     for (i = 0; i < n; i++)
         loss += iris_loss_grad(grad, params, X + i * iris_N_IN, Y + i * iris_N_OUT);
-    iris_sgd(params, grad, (float)(lr / n));
     return loss / n;
 }
 
@@ -3528,9 +3600,14 @@ double iris_loss_grad_v(void *grad, const void *params, const void *x, const voi
     return iris_loss_grad((float *)grad, (const float *)params, (const float *)x, (const float *)y);
 }
 
-double iris_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr)
+double iris_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n)
 {
-    return iris_train_batch((float *)params, (float *)grad, (const float *)X, (const float *)Y, n, lr);
+    return iris_batch_grad((float *)grad, (const float *)params, (const float *)X, (const float *)Y, n);
+}
+
+void iris_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t)
+{
+    iris_update((float *)params, (float *)state, (const float *)grad, lr, grad_scale, t);
 }
 /* ==== the trainer ==== */
 
@@ -3546,11 +3623,17 @@ static double iris_eng_loss_grad(void *self, void *grad, const void *params, con
     return iris_loss_grad_v(grad, params, x, y);
 }
 
-static double iris_eng_train_batch(void *self, void *params, void *grad, const void *X, const void *Y, int n,
-                                 double lr)
+static double iris_eng_batch_grad(void *self, void *grad, const void *params, const void *X, const void *Y,
+                                int n)
 {
     (void)self;
-    return iris_train_batch_v(params, grad, X, Y, n, lr);
+    return iris_batch_grad_v(grad, params, X, Y, n);
+}
+
+static void iris_eng_update(void *self, void *params, void *state, const void *grad, const dcr_step *s)
+{
+    (void)self;
+    iris_update_v(params, state, grad, s->lr, s->grad_scale, (double)s->t);
 }
 
 int main(int argc, char **argv)
@@ -3571,6 +3654,8 @@ int main(int argc, char **argv)
     e.arch = &job.arch;
     e.forward = iris_eng_forward;
     e.loss_grad = iris_eng_loss_grad;
-    e.train_batch = iris_eng_train_batch;
+    e.batch_grad = iris_eng_batch_grad;
+    e.update = iris_eng_update;
+    e.n_state = iris_N_STATE;
     return dcr_trainer_main(argc, argv, "iris", &job, &e);
 }

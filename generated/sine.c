@@ -16,6 +16,7 @@ float logf(float);
 #define sine_N_OUT 1
 #define sine_N_PARAMS 321
 #define sine_N_LAYERS 3
+#define sine_N_STATE 0
 #define sine_W1_OFFSET 0
 #define sine_B1_OFFSET 16
 #define sine_W2_OFFSET 32
@@ -1079,9 +1080,13 @@ float sine_loss_grad(float *g, const float *p, const float *x, const float *y)
     return loss;
 }
 
-/* p -= scale * g */
-void sine_sgd(float *p, const float *g, float scale)
+/* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the
+ * gradient summed over a batch and grad_scale 1/n (times clipping) */
+void sine_update(float *p, float *state, const float *g, double lr, double grad_scale, double t)
 {
+    float scale = (float)(lr * grad_scale);
+    (void)state;
+    (void)t;
     p[0] -= scale * g[0];
     p[1] -= scale * g[1];
     p[2] -= scale * g[2];
@@ -1405,9 +1410,9 @@ void sine_sgd(float *p, const float *g, float scale)
     p[320] -= scale * g[320];
 }
 
-/* One SGD step on n samples: zero the gradient, add each sample's, then
- * params -= (lr / n) * grad. Returns the mean loss. */
-double sine_train_batch(float *params, float *grad, const float *X, const float *Y, int n, double lr)
+/* grad = the sum of the per-sample gradients over n samples (rows of X
+ * and Y); returns the mean loss. */
+double sine_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n)
 {
     double loss = 0;
     long i;
@@ -1415,7 +1420,6 @@ double sine_train_batch(float *params, float *grad, const float *X, const float 
         grad[i] = 0;
     for (i = 0; i < n; i++)
         loss += sine_loss_grad(grad, params, X + i * sine_N_IN, Y + i * sine_N_OUT);
-    sine_sgd(params, grad, (float)(lr / n));
     return loss / n;
 }
 
@@ -1431,7 +1435,12 @@ double sine_loss_grad_v(void *grad, const void *params, const void *x, const voi
     return sine_loss_grad((float *)grad, (const float *)params, (const float *)x, (const float *)y);
 }
 
-double sine_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr)
+double sine_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n)
 {
-    return sine_train_batch((float *)params, (float *)grad, (const float *)X, (const float *)Y, n, lr);
+    return sine_batch_grad((float *)grad, (const float *)params, (const float *)X, (const float *)Y, n);
+}
+
+void sine_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t)
+{
+    sine_update((float *)params, (float *)state, (const float *)grad, lr, grad_scale, t);
 }

@@ -14,6 +14,7 @@
 #define sine_N_OUT 1
 #define sine_N_PARAMS 321
 #define sine_N_LAYERS 3
+#define sine_N_STATE 0
 #define sine_W1_OFFSET 0
 #define sine_B1_OFFSET 16
 #define sine_W2_OFFSET 32
@@ -25,13 +26,14 @@
 void sine_forward(float *out, const float *params, const float *x);
 /* grad += dE/dparams for one sample (x, y); returns E */
 float sine_loss_grad(float *grad, const float *params, const float *x, const float *y);
-/* params -= scale * grad */
-void sine_sgd(float *params, const float *grad, float scale);
-/* one SGD step on n samples (rows of X, Y); returns the mean loss */
-double sine_train_batch(float *params, float *grad, const float *X, const float *Y, int n, double lr);
+/* grad = the sum of the per-sample gradients over n samples; returns the mean loss */
+double sine_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n);
+/* one optimizer step from the gradient sum: lr, grad_scale (1/n, times clipping), t (1-based step) */
+void sine_update(float *params, float *state, const float *grad, double lr, double grad_scale, double t);
 
 void sine_forward_v(void *out, const void *params, const void *x);
 double sine_loss_grad_v(void *grad, const void *params, const void *x, const void *y);
-double sine_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr);
+double sine_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);
+void sine_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
 
 #endif

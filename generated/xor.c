@@ -16,6 +16,7 @@ double log(double);
 #define xor_N_OUT 1
 #define xor_N_PARAMS 17
 #define xor_N_LAYERS 2
+#define xor_N_STATE 0
 #define xor_W1_OFFSET 0
 #define xor_B1_OFFSET 8
 #define xor_W2_OFFSET 12
@@ -125,9 +126,13 @@ double xor_loss_grad(double *g, const double *p, const double *x, const double *
     return loss;
 }
 
-/* p -= scale * g */
-void xor_sgd(double *p, const double *g, double scale)
+/* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the
+ * gradient summed over a batch and grad_scale 1/n (times clipping) */
+void xor_update(double *p, double *state, const double *g, double lr, double grad_scale, double t)
 {
+    double scale = (double)(lr * grad_scale);
+    (void)state;
+    (void)t;
     p[0] -= scale * g[0];
     p[1] -= scale * g[1];
     p[2] -= scale * g[2];
@@ -147,9 +152,9 @@ void xor_sgd(double *p, const double *g, double scale)
     p[16] -= scale * g[16];
 }
 
-/* One SGD step on n samples: zero the gradient, add each sample's, then
- * params -= (lr / n) * grad. Returns the mean loss. */
-double xor_train_batch(double *params, double *grad, const double *X, const double *Y, int n, double lr)
+/* grad = the sum of the per-sample gradients over n samples (rows of X
+ * and Y); returns the mean loss. */
+double xor_batch_grad(double *grad, const double *params, const double *X, const double *Y, int n)
 {
     double loss = 0;
     long i;
@@ -157,7 +162,6 @@ double xor_train_batch(double *params, double *grad, const double *X, const doub
         grad[i] = 0;
     for (i = 0; i < n; i++)
         loss += xor_loss_grad(grad, params, X + i * xor_N_IN, Y + i * xor_N_OUT);
-    xor_sgd(params, grad, (double)(lr / n));
     return loss / n;
 }
 
@@ -173,7 +177,12 @@ double xor_loss_grad_v(void *grad, const void *params, const void *x, const void
     return xor_loss_grad((double *)grad, (const double *)params, (const double *)x, (const double *)y);
 }
 
-double xor_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr)
+double xor_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n)
 {
-    return xor_train_batch((double *)params, (double *)grad, (const double *)X, (const double *)Y, n, lr);
+    return xor_batch_grad((double *)grad, (const double *)params, (const double *)X, (const double *)Y, n);
+}
+
+void xor_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t)
+{
+    xor_update((double *)params, (double *)state, (const double *)grad, lr, grad_scale, t);
 }

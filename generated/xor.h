@@ -14,6 +14,7 @@
 #define xor_N_OUT 1
 #define xor_N_PARAMS 17
 #define xor_N_LAYERS 2
+#define xor_N_STATE 0
 #define xor_W1_OFFSET 0
 #define xor_B1_OFFSET 8
 #define xor_W2_OFFSET 12
@@ -23,13 +24,14 @@
 void xor_forward(double *out, const double *params, const double *x);
 /* grad += dE/dparams for one sample (x, y); returns E */
 double xor_loss_grad(double *grad, const double *params, const double *x, const double *y);
-/* params -= scale * grad */
-void xor_sgd(double *params, const double *grad, double scale);
-/* one SGD step on n samples (rows of X, Y); returns the mean loss */
-double xor_train_batch(double *params, double *grad, const double *X, const double *Y, int n, double lr);
+/* grad = the sum of the per-sample gradients over n samples; returns the mean loss */
+double xor_batch_grad(double *grad, const double *params, const double *X, const double *Y, int n);
+/* one optimizer step from the gradient sum: lr, grad_scale (1/n, times clipping), t (1-based step) */
+void xor_update(double *params, double *state, const double *grad, double lr, double grad_scale, double t);
 
 void xor_forward_v(void *out, const void *params, const void *x);
 double xor_loss_grad_v(void *grad, const void *params, const void *x, const void *y);
-double xor_train_batch_v(void *params, void *grad, const void *X, const void *Y, int n, double lr);
+double xor_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);
+void xor_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
 
 #endif

@@ -155,23 +155,41 @@ void *dcr_pack(const double *v, size_t n, dcr_dtype t);
 
 /* ---- engines ---------------------------------------------------------------
  * The interface both the generated code and the reference engine present.
- * All buffers are of arch->dtype. */
+ * All buffers are of arch->dtype. A training step is batch_grad, then
+ * (after the driver's checks, clipping and schedule) update. */
+
+/* What one optimizer step is told besides the gradient. */
+typedef struct {
+    double lr;          /* this step's learning rate (after schedule and warm-up) */
+    double grad_scale;  /* the gradient sum is multiplied by this first: 1/n, times the clipping factor */
+    uint64_t t;         /* 1-based count of steps taken (Adam's bias correction) */
+} dcr_step;
+
 typedef struct {
     void *self;
     const dcr_arch *arch;
+    size_t n_state;  /* optimizer state elements (0 for plain SGD), saved in checkpoints */
     /* out[n_out] = network(x) */
     void (*forward)(void *self, void *out, const void *params, const void *x);
     /* grad += dE/dparams for one sample; returns E */
     double (*loss_grad)(void *self, void *grad, const void *params,
                         const void *x, const void *y);
-    /* one SGD step on n samples (rows of X, Y); returns the mean loss */
-    double (*train_batch)(void *self, void *params, void *grad, const void *X,
-                          const void *Y, int n, double lr);
+    /* grad = the sum of the per-sample gradients over n samples (rows of X,
+     * Y), zeroed first; returns the mean loss */
+    double (*batch_grad)(void *self, void *grad, const void *params, const void *X,
+                         const void *Y, int n);
+    /* one optimizer step on params (and state[n_state]) from the gradient sum */
+    void (*update)(void *self, void *params, void *state, const void *grad, const dcr_step *s);
 } dcr_engine;
-/* train_batch, exactly (both engines, same order, so float64 results agree
- * bit for bit): grad[i] = 0 for all i; for each sample in order, loss_grad;
- * scale = (dtype)(lr / n); params[i] -= scale * grad[i]; return
- * (sum of per-sample losses in double) / n. */
+/* Canonical arithmetic (both engines, same order, so float64 results agree
+ * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
+ * order; return (sum of per-sample losses in double) / n. Plain SGD update:
+ * scale = (dtype)(lr * grad_scale); params[i] -= scale * grad[i]. */
+
+/* batch_grad then update with lr, grad_scale 1/n and t 1, state NULL (plain
+ * SGD); returns the mean loss. For tests and simple callers. */
+double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X, const void *Y,
+                    int n, double lr);
 
 /* The reference engine: plain loops, dimensions read at run time. */
 int dcr_ref_engine(dcr_engine *out, const dcr_arch *a, dcr_error *err);
@@ -200,10 +218,13 @@ typedef struct {
  * checkpoints, so that a resumed run continues exactly. */
 typedef struct {
     uint64_t epoch;
+    uint64_t step;     /* optimizer steps taken */
     dcr_rng rng;
+    void *opt_state;   /* [engine's n_state] of the dtype, zeroed at the start; owned by the caller; NULL when n_state is 0 */
 } dcr_train_state;
 
-/* epoch 0, the RNG seeded with seed (the spec's train.seed) */
+/* epoch 0, step 0, the RNG seeded with seed (the spec's train.seed);
+ * opt_state is left to the caller */
 void dcr_train_state_init(dcr_train_state *st, uint64_t seed);
 
 /* Called after every epoch with the state after it; returning -1 (with err

@@ -52,6 +52,7 @@ typedef struct {
     const dcr_job *job;
     const dcr_job_io *io;
     const void *params;
+    size_t n_state;
     int classify;
     double seconds; /* of training, summed over epochs */
 } job_progress;
@@ -66,6 +67,8 @@ static int job_save(const job_progress *p, const dcr_train_state *st, dcr_error 
     memcpy(c.rng, st->rng.s, sizeof c.rng);
     c.n_params = dcr_arch_n_params(&p->job->arch);
     c.params = (void *)p->params;
+    c.n_state = p->n_state;
+    c.state = st->opt_state;
     return dcr_ckpt_save(p->io->save, &c, err);
 }
 
@@ -90,13 +93,16 @@ static int job_on_epoch(void *user, const dcr_epoch_stats *s, const dcr_train_st
     return 0;
 }
 
-/* Parameters and training state from io->init, or fresh ones. */
-static int job_start(void *params, dcr_train_state *st, const dcr_job *job, const dcr_job_io *io,
-                     dcr_error *err)
+/* Parameters and training state from io->init, or fresh ones; st's
+ * opt_state (n_state elements, zeroed) is already allocated. */
+static int job_start(void *params, dcr_train_state *st, size_t n_state, const dcr_job *job,
+                     const dcr_job_io *io, dcr_error *err)
 {
+    void *opt_state = st->opt_state;
+    dcr_train_state_init(st, job->train.seed);
+    st->opt_state = opt_state;
     if (!io->init) {
         dcr_init_params(params, &job->arch, &job->init);
-        dcr_train_state_init(st, job->train.seed);
         return 0;
     }
     dcr_ckpt c;
@@ -106,7 +112,15 @@ static int job_start(void *params, dcr_train_state *st, const dcr_job *job, cons
         dcr_ckpt_free(&c);
         return -1;
     }
+    if (c.n_state != n_state) {
+        dcr_fail(err, DCR_ERR_DATA, "%s: holds %zu optimizer state values, the spec's optimizer keeps %zu",
+                 io->init, c.n_state, n_state);
+        dcr_ckpt_free(&c);
+        return -1;
+    }
     memcpy(params, c.params, c.n_params * dcr_dtype_size(job->arch.dtype));
+    if (n_state)
+        memcpy(st->opt_state, c.state, n_state * dcr_dtype_size(job->arch.dtype));
     st->epoch = c.epoch;
     memcpy(st->rng.s, c.rng, sizeof st->rng.s);
     dcr_ckpt_free(&c);
@@ -120,14 +134,20 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     if (dcr_job_load_data(&train, &test, job, io, err))
         return -1;
     int rc = -1;
+    dcr_train_state st;
+    memset(&st, 0, sizeof st);
     size_t np = dcr_arch_n_params(&job->arch);
     void *params = calloc(np ? np : 1, dcr_dtype_size(job->arch.dtype));
     if (!params) {
         dcr_fail(err, DCR_ERR_NOMEM, "out of memory for %zu parameters", np);
         goto done;
     }
-    dcr_train_state st;
-    if (job_start(params, &st, job, io, err))
+    st.opt_state = e->n_state ? calloc(e->n_state, dcr_dtype_size(job->arch.dtype)) : NULL;
+    if (e->n_state && !st.opt_state) {
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
+        goto done;
+    }
+    if (job_start(params, &st, e->n_state, job, io, err))
         goto done;
     if (out && !io->quiet) {
         fprintf(out, "data: %zu training rows, %zu test rows%s\n", train.n_rows, test.n_rows,
@@ -135,7 +155,7 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
         if (io->init)
             fprintf(out, "resuming from %s after epoch %llu\n", io->init, (unsigned long long)st.epoch);
     }
-    job_progress p = {out, job, io, params, train.label != NULL, 0};
+    job_progress p = {out, job, io, params, e->n_state, train.label != NULL, 0};
     const dcr_dataset *final = test.n_rows ? &test : &train;
     if (dcr_train(params, e, &train, test.n_rows ? &test : NULL, &job->train, &st, job_on_epoch, &p, err))
         goto done;
@@ -158,6 +178,7 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     }
     rc = 0;
 done:
+    free(st.opt_state);
     free(params);
     dcr_dataset_free(&train);
     dcr_dataset_free(&test);

@@ -121,11 +121,13 @@ int dcr_ref_engine(dcr_engine *out, const dcr_arch *a, dcr_error *err)
     if (a->dtype == DCR_F32) {
         out->forward = ref_forward_f32;
         out->loss_grad = ref_loss_grad_f32;
-        out->train_batch = ref_train_batch_f32;
+        out->batch_grad = ref_batch_grad_f32;
+        out->update = ref_update_f32;
     } else {
         out->forward = ref_forward_f64;
         out->loss_grad = ref_loss_grad_f64;
-        out->train_batch = ref_train_batch_f64;
+        out->batch_grad = ref_batch_grad_f64;
+        out->update = ref_update_f64;
     }
     return 0;
 }

@@ -155,13 +155,13 @@ static double FN(ref_loss_grad)(void *self, void *grad, const void *params, cons
     return (double)loss;
 }
 
-static double FN(ref_train_batch)(void *self, void *params, void *grad, const void *X_v,
-                                  const void *Y_v, int n, double lr)
+static double FN(ref_batch_grad)(void *self, void *grad, const void *params, const void *X_v,
+                                 const void *Y_v, int n)
 {
     ref *r = self;
     DCR_ASSERT(n > 0);
-    T *P = params, *G = grad;
-    const T *X = X_v, *Y = Y_v;
+    T *G = grad;
+    const T *P = params, *X = X_v, *Y = Y_v;
     size_t np = r->n_params, n_in = (size_t)r->arch.sizes[0],
            n_out = (size_t)r->arch.sizes[r->arch.n_layers];
     for (size_t i = 0; i < np; i++)
@@ -169,10 +169,18 @@ static double FN(ref_train_batch)(void *self, void *params, void *grad, const vo
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += FN(ref_loss_grad)(self, G, P, X + (size_t)i * n_in, Y + (size_t)i * n_out);
-    T scale = (T)(lr / n);
-    for (size_t i = 0; i < np; i++)
-        P[i] -= scale * G[i];
     return sum / n;
+}
+
+static void FN(ref_update)(void *self, void *params, void *state, const void *grad, const dcr_step *s)
+{
+    ref *r = self;
+    T *P = params;
+    const T *G = grad;
+    (void)state;
+    T scale = (T)(s->lr * s->grad_scale);
+    for (size_t i = 0; i < r->n_params; i++)
+        P[i] -= scale * G[i];
 }
 
 #undef FN

@@ -131,7 +131,7 @@ static double accuracy(const dcr_engine *e, const void *params, const packed *p,
 
 static int check_engine(const dcr_engine *e, dcr_error *err)
 {
-    if (!e || !e->arch || !e->forward || !e->loss_grad || !e->train_batch ||
+    if (!e || !e->arch || !e->forward || !e->loss_grad || !e->batch_grad || !e->update ||
         !dcr_arch_valid(e->arch))
         return dcr_fail(err, DCR_ERR_USAGE, "the engine is not set up");
     return 0;
@@ -172,7 +172,18 @@ int dcr_evaluate(double *loss, double *acc, const dcr_engine *e, const void *par
 void dcr_train_state_init(dcr_train_state *st, uint64_t seed)
 {
     st->epoch = 0;
+    st->step = 0;
+    st->opt_state = NULL;
     dcr_rng_seed(&st->rng, seed);
+}
+
+double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X, const void *Y, int n,
+                    double lr)
+{
+    double loss = e->batch_grad(e->self, grad, params, X, Y, n);
+    dcr_step s = {lr, 1.0 / (double)n, 1};
+    e->update(e->self, params, NULL, grad, &s);
+    return loss;
 }
 
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
@@ -209,7 +220,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
 
     packed tr = {0}, te = {0};
     size_t *idx = NULL, gbytes;
-    void *grad = NULL, *out = NULL, *Xb = NULL, *Yb = NULL;
+    void *grad = NULL, *out = NULL, *Xb = NULL, *Yb = NULL, *own_state = NULL;
     int rc = -1;
     if (pack_data(&tr, train, a->dtype, err) || (test && pack_data(&te, test, a->dtype, err)))
         goto done;
@@ -228,6 +239,18 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
     if (!st) {
         dcr_train_state_init(&fresh, o->seed);
         st = &fresh;
+        if (e->n_state) {
+            size_t sbytes;
+            st->opt_state = dcr_mul_ok(&sbytes, e->n_state, es) ? calloc(1, sbytes) : NULL;
+            own_state = st->opt_state;
+            if (!own_state) {
+                dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
+                goto done;
+            }
+        }
+    } else if (e->n_state && !st->opt_state) {
+        dcr_fail(err, DCR_ERR_USAGE, "dcr_train: the optimizer needs a state buffer");
+        goto done;
     }
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
@@ -246,7 +269,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 memcpy((char *)Yb + i * row_y, (const char *)tr.Y + idx[s + i] * row_y, row_y);
             }
             batch++;
-            double loss = e->train_batch(e->self, params, grad, Xb, Yb, (int)m, o->lr);
+            double loss = e->batch_grad(e->self, grad, params, Xb, Yb, (int)m);
             if (!isfinite(loss)) {
                 /* spelled out: printf may write a NaN as "-nan" */
                 dcr_fail(err, DCR_ERR_TRAIN,
@@ -255,6 +278,8 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                          (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
                 goto done;
             }
+            dcr_step step = {o->lr, 1.0 / (double)m, ++st->step};
+            e->update(e->self, params, st->opt_state, grad, &step);
             sum += loss * (double)m;
         }
         st->epoch = ep;
@@ -282,5 +307,6 @@ done:
     free(out);
     free(Xb);
     free(Yb);
+    free(own_state);
     return rc;
 }

@@ -375,9 +375,9 @@ Test(hand, softmax_is_stable_for_large_logits)
     dcr_ref_engine_free(&e);
 }
 
-/* ---- train_batch -------------------------------------------------------------------- */
+/* ---- batch_grad + SGD update -------------------------------------------------------------------- */
 
-Test(train_batch, equals_averaged_manual_update_f64)
+Test(sgd_step, equals_averaged_manual_update_f64)
 {
     dcr_arch a = make_arch(DCR_F64, 3, 5, 4, 2, DCR_ACT_SIGMOID, DCR_ACT_IDENTITY, DCR_LOSS_MSE);
     dcr_engine e;
@@ -390,21 +390,21 @@ Test(train_batch, equals_averaged_manual_update_f64)
     random_params(Xb, B * 3, 9);
     random_params(Yb, B * 2, 10);
     for (size_t i = 0; i < n; i++)
-        g[i] = 123; /* train_batch must zero it */
+        g[i] = 123; /* batch_grad must zero it */
     double lr = 0.3, sum = 0;
     for (int i = 0; i < B; i++)
         sum += e.loss_grad(e.self, gm, q, Xb + 3 * i, Yb + 2 * i);
-    double scale = lr / B;
+    double scale = lr * (1.0 / B);
     for (size_t i = 0; i < n; i++)
         q[i] -= scale * gm[i];
-    double mean = e.train_batch(e.self, p, g, Xb, Yb, B, lr);
+    double mean = dcr_sgd_step(&e, p, g, Xb, Yb, B, lr);
     cr_assert_eq(mean, sum / B);
     cr_assert_eq(memcmp(p, q, n * sizeof *p), 0, "params differ from the manual update");
     cr_assert_eq(memcmp(g, gm, n * sizeof *g), 0, "grad holds the batch's sum");
     dcr_ref_engine_free(&e);
 }
 
-Test(train_batch, equals_averaged_manual_update_f32)
+Test(sgd_step, equals_averaged_manual_update_f32)
 {
     dcr_arch a = make_arch(DCR_F32, 3, 5, 4, 3, DCR_ACT_RELU, DCR_ACT_SOFTMAX,
                            DCR_LOSS_CROSS_ENTROPY);
@@ -425,16 +425,16 @@ Test(train_batch, equals_averaged_manual_update_f32)
     double lr = 0.05, sum = 0;
     for (int i = 0; i < B; i++)
         sum += e.loss_grad(e.self, gm, q, Xb + 3 * i, Yb + 3 * i);
-    float scale = (float)(lr / B);
+    float scale = (float)(lr * (1.0 / B));
     for (size_t i = 0; i < n; i++)
         q[i] -= scale * gm[i];
-    double mean = e.train_batch(e.self, p, g, Xb, Yb, B, lr);
+    double mean = dcr_sgd_step(&e, p, g, Xb, Yb, B, lr);
     cr_assert_eq(mean, sum / B);
     cr_assert_eq(memcmp(p, q, n * sizeof *p), 0, "params differ from the manual update");
     dcr_ref_engine_free(&e);
 }
 
-Test(train_batch, lowers_the_loss)
+Test(sgd_step, lowers_the_loss)
 {
     dcr_arch a = make_arch(DCR_F64, 3, 4, 4, 3, DCR_ACT_TANH, DCR_ACT_SOFTMAX,
                            DCR_LOSS_CROSS_ENTROPY);
@@ -444,9 +444,9 @@ Test(train_batch, lowers_the_loss)
     double p[MAXP], g[MAXP], y[3];
     random_params(p, n, 4);
     targets(y, DCR_LOSS_CROSS_ENTROPY, 3);
-    double first = e.train_batch(e.self, p, g, X, y, 1, 0.5), last = first;
+    double first = dcr_sgd_step(&e, p, g, X, y, 1, 0.5), last = first;
     for (int i = 0; i < 50; i++)
-        last = e.train_batch(e.self, p, g, X, y, 1, 0.5);
+        last = dcr_sgd_step(&e, p, g, X, y, 1, 0.5);
     cr_assert_lt(last, first * 0.1, "%g -> %g", first, last);
     dcr_ref_engine_free(&e);
 }

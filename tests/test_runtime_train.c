@@ -160,7 +160,7 @@ Test(train, deterministic_and_shuffle_matters)
 }
 
 /* What dcr_train does, written out for one epoch with a ragged last batch:
- * the seed's shuffle, gathered rows, one train_batch per batch. */
+ * the seed's shuffle, gathered rows, one SGD step per batch. */
 Test(train, follows_its_definition)
 {
     enum { N = 10, BS = 4 };
@@ -190,7 +190,7 @@ Test(train, follows_its_definition)
                 memcpy(Xb + 2 * i, tr.x + 2 * idx[s + i], 2 * sizeof(double));
                 memcpy(Yb + 2 * i, tr.y + 2 * idx[s + i], 2 * sizeof(double));
             }
-            sum += e.train_batch(e.self, q, g, Xb, Yb, (int)m, o.lr) * (double)m;
+            sum += dcr_sgd_step(&e, q, g, Xb, Yb, (int)m, o.lr) * (double)m;
         }
         cr_assert_eq(l.s[ep].train_loss, sum / N, "epoch %d", ep + 1);
     }
