@@ -196,8 +196,11 @@ static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
         P, P, T, T, T, P, P, T, T, T, T, P, P, T, T, T, T, P, P, T, T, T);
 }
 
-static const char *const act_enum[] = {"DCR_ACT_IDENTITY", "DCR_ACT_SIGMOID", "DCR_ACT_TANH",
-                                        "DCR_ACT_RELU", "DCR_ACT_SOFTMAX"};
+static const char *const act_enum[DCR_N_ACTS] = {
+    "DCR_ACT_IDENTITY", "DCR_ACT_SIGMOID",    "DCR_ACT_TANH",     "DCR_ACT_RELU",    "DCR_ACT_SOFTMAX",
+    "DCR_ACT_LEAKY_RELU", "DCR_ACT_ELU", "DCR_ACT_SOFTPLUS", "DCR_ACT_GELU"};
+static const char *const loss_enum[DCR_N_LOSSES] = {"DCR_LOSS_MSE", "DCR_LOSS_CROSS_ENTROPY",
+                                                    "DCR_LOSS_BINARY_CROSS_ENTROPY"};
 
 /* main() of a standalone trainer: the job as a constant (numbers and enum
  * names only; no string of the spec's) and an engine over the functions. */
@@ -217,25 +220,29 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
         "static void %s_eng_update(void *self, void *params, void *state, const void *grad, const dcr_step *s)\n"
         "{\n    (void)self;\n    %s_update_v(params, state, grad, s->lr, s->grad_scale, (double)s->t);\n}\n\n",
         P, P, P, P, P, P, P, P);
+    /* designated initializers: every field named, the rest zero */
     dc_buf_puts(b, "int main(int argc, char **argv)\n{\n    static const dcr_job job = {\n");
-    dc_buf_printf(b, "        {%s, %d, {", a->dtype == DCR_F64 ? "DCR_F64" : "DCR_F32", a->n_layers);
+    dc_buf_printf(b, "        .arch = {.dtype = %s, .n_layers = %d, .sizes = {", a->dtype == DCR_F64 ? "DCR_F64" : "DCR_F32",
+                  a->n_layers);
     for (int l = 0; l <= a->n_layers; l++)
         dc_buf_printf(b, "%s%d", l ? ", " : "", a->sizes[l]);
-    dc_buf_puts(b, "}, {DCR_ACT_IDENTITY");
+    dc_buf_puts(b, "},\n                 .act = {DCR_ACT_IDENTITY");
     for (int l = 1; l <= a->n_layers; l++)
         dc_buf_printf(b, ", %s", act_enum[a->act[l]]);
-    dc_buf_printf(b, "}, %s},\n", a->loss == DCR_LOSS_MSE ? "DCR_LOSS_MSE" : "DCR_LOSS_CROSS_ENTROPY");
+    dc_buf_printf(b, "},\n                 .loss = %s},\n", loss_enum[a->loss]);
     static const char *const init_enum[] = {"DCR_INIT_XAVIER_UNIFORM", "DCR_INIT_HE_UNIFORM", "DCR_INIT_UNIFORM"};
-    dc_buf_printf(b, "        {%s, %.17g, %lluu},\n", init_enum[j->init.scheme], j->init.range,
-                  (unsigned long long)j->init.seed);
-    dc_buf_printf(b, "        {%.17g, %d, %d, %d, %lluu},\n", j->train.lr, j->train.batch_size, j->train.epochs,
-                  j->train.shuffle ? 1 : 0, (unsigned long long)j->train.seed);
-    dc_buf_printf(b, "        %s,\n", j->format == DCR_FORMAT_IDX ? "DCR_FORMAT_IDX" : "DCR_FORMAT_CSV");
-    dc_buf_printf(b, "        {%d, %d, %s},\n", j->csv.header ? 1 : 0, j->csv.target_column,
-                  j->csv.kind == DCR_TARGET_VALUES ? "DCR_TARGET_VALUES" : "DCR_TARGET_CLASS");
-    dc_buf_printf(b, "        %d,\n        %.17g,\n        {", j->standardize ? 1 : 0, j->test_fraction);
+    dc_buf_printf(b, "        .init = {.scheme = %s, .range = %.17g, .seed = %lluu},\n", init_enum[j->init.scheme],
+                  j->init.range, (unsigned long long)j->init.seed);
+    dc_buf_printf(b, "        .train = {.lr = %.17g, .batch_size = %d, .epochs = %d, .shuffle = %d, .seed = %lluu},\n",
+                  j->train.lr, j->train.batch_size, j->train.epochs, j->train.shuffle ? 1 : 0,
+                  (unsigned long long)j->train.seed);
+    dc_buf_printf(b, "        .format = %s,\n", j->format == DCR_FORMAT_IDX ? "DCR_FORMAT_IDX" : "DCR_FORMAT_CSV");
+    dc_buf_printf(b, "        .csv = {.header = %d, .target_column = %d, .kind = %s},\n", j->csv.header ? 1 : 0,
+                  j->csv.target_column, j->csv.kind == DCR_TARGET_VALUES ? "DCR_TARGET_VALUES" : "DCR_TARGET_CLASS");
+    dc_buf_printf(b, "        .standardize = %d,\n        .test_fraction = %.17g,\n        .spec_sha256 = {",
+                  j->standardize ? 1 : 0, j->test_fraction);
     for (int i = 0; i < 32; i++)
-        dc_buf_printf(b, "%s0x%02x", i ? (i % 12 ? ", " : ",\n         ") : "", j->spec_sha256[i]);
+        dc_buf_printf(b, "%s0x%02x", i ? (i % 12 ? ", " : ",\n                        ") : "", j->spec_sha256[i]);
     dc_buf_puts(b, "}};\n");
     dc_buf_printf(b,
         "    dcr_engine e;\n"

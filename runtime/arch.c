@@ -27,6 +27,10 @@ const char *dcr_act_name(dcr_act a)
     case DCR_ACT_TANH: return "tanh";
     case DCR_ACT_RELU: return "relu";
     case DCR_ACT_SOFTMAX: return "softmax";
+    case DCR_ACT_LEAKY_RELU: return "leaky_relu";
+    case DCR_ACT_ELU: return "elu";
+    case DCR_ACT_SOFTPLUS: return "softplus";
+    case DCR_ACT_GELU: return "gelu";
     }
     return "?";
 }
@@ -36,6 +40,7 @@ const char *dcr_loss_name(dcr_loss l)
     switch (l) {
     case DCR_LOSS_MSE: return "mse";
     case DCR_LOSS_CROSS_ENTROPY: return "cross_entropy";
+    case DCR_LOSS_BINARY_CROSS_ENTROPY: return "binary_cross_entropy";
     }
     return "?";
 }

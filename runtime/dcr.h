@@ -56,10 +56,20 @@ typedef enum {
     DCR_ACT_SIGMOID,
     DCR_ACT_TANH,
     DCR_ACT_RELU,
-    DCR_ACT_SOFTMAX
+    DCR_ACT_SOFTMAX,
+    DCR_ACT_LEAKY_RELU, /* z > 0 ? z : alpha z */
+    DCR_ACT_ELU,        /* z > 0 ? z : alpha (e^z - 1) */
+    DCR_ACT_SOFTPLUS,   /* log(1 + e^z), computed stably */
+    DCR_ACT_GELU        /* tanh approximation: z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))) */
 } dcr_act;
+#define DCR_N_ACTS 9 /* the codes are stored in checkpoints: append only */
 
-typedef enum { DCR_LOSS_MSE = 0, DCR_LOSS_CROSS_ENTROPY } dcr_loss;
+typedef enum {
+    DCR_LOSS_MSE = 0,
+    DCR_LOSS_CROSS_ENTROPY,       /* with a softmax output; delta fused to a - y */
+    DCR_LOSS_BINARY_CROSS_ENTROPY /* with sigmoid outputs, each independent; delta fused to a - y */
+} dcr_loss;
+#define DCR_N_LOSSES 3
 
 /* A fully connected network. Parameters live in one flat array: for each
  * layer l = 1..n_layers in order, W(l) as [sizes[l]][sizes[l-1]] row-major
@@ -71,6 +81,7 @@ typedef struct {
     int sizes[DCR_MAX_LAYERS + 1];    /* sizes[0] inputs, sizes[l] units of layer l */
     dcr_act act[DCR_MAX_LAYERS + 1];  /* act[l] for l = 1..L; act[0] unused */
     dcr_loss loss;
+    double alpha[DCR_MAX_LAYERS + 1]; /* leaky_relu and elu: their alpha; else 0 */
 } dcr_arch;
 
 size_t dcr_dtype_size(dcr_dtype t);
@@ -180,6 +191,10 @@ typedef struct {
                          const void *Y, int n);
     /* one optimizer step on params (and state[n_state]) from the gradient sum */
     void (*update)(void *self, void *params, void *state, const void *grad, const dcr_step *s);
+    /* optional (NULL when absent): loss_grad that also adds sum_k |delta(l)[k]|
+     * into delta_abs[l] for l = 1..L (--trace-deltas) */
+    double (*loss_grad_trace)(void *self, void *grad, const void *params, const void *x,
+                              const void *y, double *delta_abs);
 } dcr_engine;
 /* Canonical arithmetic (both engines, same order, so float64 results agree
  * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
@@ -195,6 +210,25 @@ double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X
 int dcr_ref_engine(dcr_engine *out, const dcr_arch *a, dcr_error *err);
 void dcr_ref_engine_free(dcr_engine *e);
 
+/* ---- optimizers ------------------------------------------------------------
+ * PyTorch's update equations (docs/training.md states any difference). */
+typedef enum { DCR_OPT_SGD = 0, DCR_OPT_ADAM, DCR_OPT_ADAMW } dcr_opt_type;
+typedef enum { DCR_SCHED_CONSTANT = 0, DCR_SCHED_STEP, DCR_SCHED_COSINE } dcr_sched_type;
+
+typedef struct {
+    dcr_opt_type type;
+    double momentum;      /* sgd: 0 = none */
+    int nesterov;         /* sgd with momentum */
+    double beta1, beta2, eps; /* adam, adamw */
+    double weight_decay;  /* sgd, adam: L2 added to the gradient; adamw: decoupled */
+    double clip_norm;     /* > 0: scale the mean gradient down to this global L2 norm */
+    dcr_sched_type schedule;
+    int step_epochs;      /* step: multiply the rate by gamma every step_epochs epochs */
+    double gamma;
+    double min_lr;        /* cosine: the rate at the end */
+    int warmup_steps;     /* linear warm-up over the first steps; 0 = none */
+} dcr_optim;
+
 /* ---- training driver ------------------------------------------------------ */
 typedef struct {
     double lr;
@@ -202,16 +236,26 @@ typedef struct {
     int epochs;
     int shuffle;
     uint64_t seed;
+    dcr_optim opt;        /* zeroed = plain SGD at a constant rate */
+    int patience;         /* early stopping on the validation loss; 0 = off */
+    double min_delta;     /* an improvement smaller than this does not count */
+    int trace_deltas;     /* record the mean |delta| of every layer per epoch */
 } dcr_train_opts;
 
 typedef struct {
     uint64_t epoch;     /* 1-based, counting the epochs of earlier runs */
     double train_loss;  /* mean of the batch losses, weighted by batch size */
     double train_acc;   /* classification only, else -1 */
+    int has_val;        /* a validation part was held out of the training data */
+    double val_loss;
+    double val_acc;     /* classification only, else -1 */
     int has_test;
     double test_loss;
     double test_acc;    /* classification only, else -1 */
+    double lr;          /* the learning rate at the epoch's last step */
     double seconds;     /* wall time of the epoch's training */
+    int has_deltas;     /* trace_deltas: */
+    double delta_mean[DCR_MAX_LAYERS + 1]; /* mean |delta(l)| over the epoch's samples and layer l's units */
 } dcr_epoch_stats;
 
 /* Where training stands: epochs done and the shuffle RNG. Saved in
@@ -314,6 +358,37 @@ void dcr_npy_free(dcr_npy *a);
 int dcr_idx_load(dcr_dataset *out, const char *images, const char *labels,
                  int n_in, int n_out, dcr_error *err);
 
+/* ---- progress, logs and plots (progress.c, plot.c) ----------------------------
+ * On a terminal a bar per epoch (samples done, samples/s, ETA) redrawn in
+ * place; elsewhere (pipes, files) plain per-epoch lines only. */
+typedef struct dcr_progress dcr_progress;
+
+/* tty: draw the bar (the caller decides, e.g. isatty); NULL when out of memory */
+dcr_progress *dcr_progress_new(FILE *out, int tty);
+/* done of total samples of this epoch; redraws at most every 100 ms */
+void dcr_progress_batch(dcr_progress *p, uint64_t epoch, size_t done, size_t total);
+/* clears the bar and prints the epoch's line */
+void dcr_progress_epoch(dcr_progress *p, const dcr_epoch_stats *s, int classify, int n_layers);
+void dcr_progress_free(dcr_progress *p);
+
+/* Per-epoch records, for the log and the plot. */
+typedef struct {
+    size_t n, cap;
+    dcr_epoch_stats *v;  /* owned */
+    int n_layers;
+    int classify;        /* accuracies are meaningful */
+} dcr_history;
+
+int dcr_history_add(dcr_history *h, const dcr_epoch_stats *s, dcr_error *err);
+void dcr_history_free(dcr_history *h);
+/* One row per epoch: epoch, lr, train/val/test loss and accuracy, seconds,
+ * mean |delta| per layer (empty fields where absent). Written atomically. */
+int dcr_log_write_csv(const char *path, const dcr_history *h, dcr_error *err);
+/* Training, validation and test loss (and accuracy, and the delta traces on
+ * a log scale) against epochs: an SVG with axes, ticks and a legend.
+ * title is shown escaped. Written atomically. */
+int dcr_plot_write_svg(const char *path, const dcr_history *h, const char *title, dcr_error *err);
+
 /* ---- training jobs -----------------------------------------------------------
  * What `deltac train` and a standalone trainer both run: load the data,
  * initialise or resume, train, save, evaluate, reporting to a stream. */
@@ -337,6 +412,9 @@ typedef struct {
     const char *save;                 /* checkpoint written at the end, or NULL */
     int save_every;                   /* also every N epochs; 0: only at the end */
     int quiet;                        /* only the summary */
+    int progress;                     /* a progress bar when the output is a terminal */
+    const char *log;                  /* per-epoch metrics as CSV, or NULL */
+    const char *plot;                 /* loss (and accuracy, delta) curves as SVG, or NULL */
 } dcr_job_io;
 
 /* Loads the data a job names (both owned by the caller; test may come back
