@@ -45,6 +45,7 @@ typedef struct {
         dcr_csv_opts csv;
         int standardize;
         double test_fraction;
+        double validation_fraction; /* of the training part, after the test split */
     } data;
 } dc_spec;
 
@@ -69,12 +70,18 @@ typedef struct {
     uint64_t flops_forward;  /* per sample: 2 * weights (multiply + add) */
     uint64_t flops_train;    /* per sample: forward + deltas + gradients + update */
     char spec_sha256[65];    /* "" when not made from a spec */
+    dcr_optim opt;           /* the optimizer P_update implements (zeroed: plain SGD) */
+    size_t n_state;          /* its state elements: dcr_optim_n_state(&opt, n_params) */
 } dc_net;
 
 /* Builds the IR from an architecture, checking every limit. name must be a
  * valid identifier. */
 int dc_net_make(dc_net *out, const dcr_arch *arch, const char *name, dcr_error *err);
 int dc_net_from_spec(dc_net *out, const dc_spec *s, dcr_error *err);
+/* Sets the optimizer the update implements (dc_net_make sets plain SGD,
+ * dc_net_from_spec the spec's), with n_state and flops_train to match;
+ * fails (DCR_ERR_USAGE) on an optimizer dcr_optim_check refuses. */
+int dc_net_set_optim(dc_net *net, const dcr_optim *o, dcr_error *err);
 
 /* ---- emission ------------------------------------------------------------------ */
 typedef enum {
@@ -105,7 +112,9 @@ typedef struct {
  *   double P_batch_grad(T *grad, const T *params, const T *X, const T *Y, int n);
  *          grad = the sum of the per-sample gradients; returns the mean loss
  *   void   P_update(T *params, T *state, const T *grad, double lr, double grad_scale, double t);
- *          one optimizer step from the gradient sum
+ *          one optimizer step from the gradient sum (net->opt; state holds
+ *          P_N_STATE elements: sgd with momentum its buffer, adam and adamw m
+ *          then v; t is the 1-based step; docs/training.md)
  * the same with void pointers and a _v suffix (which dc_jit_engine uses),
  * and macros P_N_IN, P_N_OUT, P_N_PARAMS, P_N_STATE, P_N_LAYERS,
  * P_W<l>_OFFSET, P_B<l>_OFFSET. */

@@ -121,7 +121,7 @@ static void emit_constants(dc_buf *b, const dc_emit_ctx *c)
     dc_buf_printf(b, "#define %s_N_OUT %d\n", c->P, a->sizes[a->n_layers]);
     dc_buf_printf(b, "#define %s_N_PARAMS %zu\n", c->P, n->n_params);
     dc_buf_printf(b, "#define %s_N_LAYERS %d\n", c->P, a->n_layers);
-    dc_buf_printf(b, "#define %s_N_STATE %zu\n", c->P, (size_t)0);
+    dc_buf_printf(b, "#define %s_N_STATE %zu\n", c->P, n->n_state);
     for (int l = 1; l <= a->n_layers; l++)
         dc_buf_printf(b, "#define %s_W%d_OFFSET %zu\n#define %s_B%d_OFFSET %zu\n", c->P, l, n->w_off[l], c->P, l,
                       n->b_off[l]);
@@ -138,8 +138,8 @@ static void emit_prelude(dc_buf *b, const dc_emit_ctx *c, int line_directive)
             lines += b->p[i] == '\n';
         dc_buf_printf(b, "#line %zu \"%s.c\"\n", lines + 1, c->P);
     }
-    dc_buf_printf(b, "%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n\n", c->T, c->exp, c->T, c->T, c->tanh,
-                  c->T, c->T, c->log, c->T);
+    dc_buf_printf(b, "%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n\n", c->T, c->exp, c->T,
+                  c->T, c->tanh, c->T, c->T, c->log, c->T, c->T, c->log1p, c->T, c->T, c->expm1, c->T);
     emit_constants(b, c);
 }
 
@@ -161,8 +161,15 @@ static void emit_prototypes(dc_buf *b, const dc_emit_ctx *c)
         "double %s_loss_grad_v(void *grad, const void *params, const void *x, const void *y);\n"
         "double %s_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);\n"
         "void %s_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);\n\n"
-        "#endif\n",
+        ,
         P, P, P, T, T, T, T, P, T, T, T, T, P, T, T, T, T, P, T, T, T, P, P, P, P);
+    dc_buf_printf(b,
+        "/* loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..L (--trace-deltas) */\n"
+        "%s %s_loss_grad_trace(%s *grad, const %s *params, const %s *x, const %s *y, double *delta_abs);\n"
+        "double %s_loss_grad_trace_v(void *grad, const void *params, const void *x, const void *y,\n"
+        "                            double *delta_abs);\n\n"
+        "#endif\n",
+        T, P, T, T, T, T, P);
 }
 
 static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
@@ -202,6 +209,23 @@ static const char *const act_enum[DCR_N_ACTS] = {
 static const char *const loss_enum[DCR_N_LOSSES] = {"DCR_LOSS_MSE", "DCR_LOSS_CROSS_ENTROPY",
                                                     "DCR_LOSS_BINARY_CROSS_ENTROPY"};
 
+/* .opt of the job's training settings, when it is not plain SGD at a
+ * constant rate (validated numbers and enum names only) */
+static void emit_trainer_optim(dc_buf *b, const dcr_optim *o)
+{
+    static const char *const opt_enum[] = {"DCR_OPT_SGD", "DCR_OPT_ADAM", "DCR_OPT_ADAMW"};
+    static const char *const sched_enum[] = {"DCR_SCHED_CONSTANT", "DCR_SCHED_STEP", "DCR_SCHED_COSINE"};
+    if (o->type == DCR_OPT_SGD && o->momentum == 0 && !o->nesterov && o->weight_decay == 0 && o->clip_norm == 0 &&
+        o->schedule == DCR_SCHED_CONSTANT && o->warmup_steps == 0)
+        return;
+    dc_buf_printf(b, ",\n                  .opt = {.type = %s, .momentum = %.17g, .nesterov = %d, .beta1 = %.17g, "
+                     ".beta2 = %.17g, .eps = %.17g,\n                          .weight_decay = %.17g, "
+                     ".clip_norm = %.17g, .schedule = %s, .step_epochs = %d, .gamma = %.17g,\n"
+                     "                          .min_lr = %.17g, .warmup_steps = %d}",
+                  opt_enum[o->type], o->momentum, o->nesterov ? 1 : 0, o->beta1, o->beta2, o->eps, o->weight_decay,
+                  o->clip_norm, sched_enum[o->schedule], o->step_epochs, o->gamma, o->min_lr, o->warmup_steps);
+}
+
 /* main() of a standalone trainer: the job as a constant (numbers and enum
  * names only; no string of the spec's) and an engine over the functions. */
 static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
@@ -220,6 +244,11 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
         "static void %s_eng_update(void *self, void *params, void *state, const void *grad, const dcr_step *s)\n"
         "{\n    (void)self;\n    %s_update_v(params, state, grad, s->lr, s->grad_scale, (double)s->t);\n}\n\n",
         P, P, P, P, P, P, P, P);
+    dc_buf_printf(b,
+        "static double %s_eng_loss_grad_trace(void *self, void *grad, const void *params, const void *x,\n"
+        "                                     const void *y, double *delta_abs)\n"
+        "{\n    (void)self;\n    return %s_loss_grad_trace_v(grad, params, x, y, delta_abs);\n}\n\n",
+        P, P);
     /* designated initializers: every field named, the rest zero */
     dc_buf_puts(b, "int main(int argc, char **argv)\n{\n    static const dcr_job job = {\n");
     dc_buf_printf(b, "        .arch = {.dtype = %s, .n_layers = %d, .sizes = {", a->dtype == DCR_F64 ? "DCR_F64" : "DCR_F32",
@@ -229,18 +258,38 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
     dc_buf_puts(b, "},\n                 .act = {DCR_ACT_IDENTITY");
     for (int l = 1; l <= a->n_layers; l++)
         dc_buf_printf(b, ", %s", act_enum[a->act[l]]);
-    dc_buf_printf(b, "},\n                 .loss = %s},\n", loss_enum[a->loss]);
-    static const char *const init_enum[] = {"DCR_INIT_XAVIER_UNIFORM", "DCR_INIT_HE_UNIFORM", "DCR_INIT_UNIFORM"};
+    dc_buf_printf(b, "},\n                 .loss = %s", loss_enum[a->loss]);
+    int any_alpha = 0;
+    for (int l = 1; l <= a->n_layers; l++)
+        any_alpha |= a->alpha[l] != 0;
+    if (any_alpha) {
+        /* validated finite numbers (leaky_relu, elu) */
+        dc_buf_puts(b, ",\n                 .alpha = {0");
+        for (int l = 1; l <= a->n_layers; l++)
+            dc_buf_printf(b, ", %.17g", a->alpha[l]);
+        dc_buf_puts(b, "}");
+    }
+    dc_buf_puts(b, "},\n");
+    static const char *const init_enum[] = {"DCR_INIT_XAVIER_UNIFORM", "DCR_INIT_HE_UNIFORM", "DCR_INIT_UNIFORM",
+                                            "DCR_INIT_XAVIER_NORMAL", "DCR_INIT_HE_NORMAL"};
     dc_buf_printf(b, "        .init = {.scheme = %s, .range = %.17g, .seed = %lluu},\n", init_enum[j->init.scheme],
                   j->init.range, (unsigned long long)j->init.seed);
-    dc_buf_printf(b, "        .train = {.lr = %.17g, .batch_size = %d, .epochs = %d, .shuffle = %d, .seed = %lluu},\n",
+    dc_buf_printf(b, "        .train = {.lr = %.17g, .batch_size = %d, .epochs = %d, .shuffle = %d, .seed = %lluu",
                   j->train.lr, j->train.batch_size, j->train.epochs, j->train.shuffle ? 1 : 0,
                   (unsigned long long)j->train.seed);
+    emit_trainer_optim(b, &j->train.opt);
+    if (j->train.patience > 0)
+        dc_buf_printf(b, ",\n                  .patience = %d, .min_delta = %.17g", j->train.patience,
+                      j->train.min_delta);
+    dc_buf_puts(b, "},\n");
     dc_buf_printf(b, "        .format = %s,\n", j->format == DCR_FORMAT_IDX ? "DCR_FORMAT_IDX" : "DCR_FORMAT_CSV");
     dc_buf_printf(b, "        .csv = {.header = %d, .target_column = %d, .kind = %s},\n", j->csv.header ? 1 : 0,
                   j->csv.target_column, j->csv.kind == DCR_TARGET_VALUES ? "DCR_TARGET_VALUES" : "DCR_TARGET_CLASS");
-    dc_buf_printf(b, "        .standardize = %d,\n        .test_fraction = %.17g,\n        .spec_sha256 = {",
+    dc_buf_printf(b, "        .standardize = %d,\n        .test_fraction = %.17g,\n",
                   j->standardize ? 1 : 0, j->test_fraction);
+    if (j->validation_fraction > 0)
+        dc_buf_printf(b, "        .validation_fraction = %.17g,\n", j->validation_fraction);
+    dc_buf_puts(b, "        .spec_sha256 = {");
     for (int i = 0; i < 32; i++)
         dc_buf_printf(b, "%s0x%02x", i ? (i % 12 ? ", " : ",\n                        ") : "", j->spec_sha256[i]);
     dc_buf_puts(b, "}};\n");
@@ -252,9 +301,10 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
         "    e.loss_grad = %s_eng_loss_grad;\n"
         "    e.batch_grad = %s_eng_batch_grad;\n"
         "    e.update = %s_eng_update;\n"
+        "    e.loss_grad_trace = %s_eng_loss_grad_trace;\n"
         "    e.n_state = %s_N_STATE;\n"
         "    return dcr_trainer_main(argc, argv, \"%s\", &job, &e);\n}\n",
-        P, P, P, P, P, P);
+        P, P, P, P, P, P, P);
 }
 
 int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_opts *o, dcr_error *err)
@@ -272,7 +322,8 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
                         strategies[st].name, (unsigned long long)(est >> 20), DC_MAX_SOURCE_BYTES >> 20);
     int f64 = net->arch.dtype == DCR_F64;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
-                     f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name};
+                     f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name,
+                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f"};
     dc_form form = o ? o->form : DC_FORM_SOURCE;
     if (form == DC_FORM_STANDALONE && !o->job)
         return dcr_fail(err, DCR_ERR_USAGE, "a standalone trainer needs the job's settings");

@@ -63,6 +63,7 @@ typedef struct {
     const char *lit;      /* suffix for literals: "f" or "" */
     const char *exp, *tanh, *log;
     const char *P;        /* the name prefix */
+    const char *log1p, *expm1; /* also libm, for softplus, elu and binary_cross_entropy */
 } dc_emit_ctx;
 
 /* A strategy writes P_forward, P_loss_grad and P_update (see deltac.h);

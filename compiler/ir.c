@@ -1,5 +1,6 @@
 /* ir.c: the network IR. Everything the emitters need is computed here once,
  * and every limit is checked before anything is sized by the network. */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -48,8 +49,13 @@ int dc_net_make(dc_net *out, const dcr_arch *arch, const char *name, dcr_error *
                             l, arch->sizes[l], DC_MAX_UNITS);
         if (l == 0)
             continue;
-        if ((unsigned)arch->act[l] > DCR_ACT_SOFTMAX)
+        if ((unsigned)arch->act[l] >= DCR_N_ACTS)
             return dcr_fail(err, DCR_ERR_USAGE, "layer %d: unknown activation %d", l, (int)arch->act[l]);
+        /* alpha is written into the source as a number: it must be one */
+        if ((arch->act[l] == DCR_ACT_LEAKY_RELU || arch->act[l] == DCR_ACT_ELU) &&
+            !(arch->alpha[l] > 0 && arch->alpha[l] < HUGE_VAL))
+            return dcr_fail(err, DCR_ERR_USAGE, "layer %d: %s needs an alpha > 0 and finite, not %g", l,
+                            dcr_act_name(arch->act[l]), arch->alpha[l]);
         if (arch->act[l] == DCR_ACT_SOFTMAX && (l != L || arch->loss != DCR_LOSS_CROSS_ENTROPY))
             return dcr_fail(err, DCR_ERR_USAGE, "layer %d: softmax only on the last layer with cross_entropy", l);
         uint64_t w = (uint64_t)arch->sizes[l] * (uint64_t)arch->sizes[l - 1];
@@ -62,8 +68,12 @@ int dc_net_make(dc_net *out, const dcr_arch *arch, const char *name, dcr_error *
         if (params > DC_MAX_PARAMS)
             return dcr_fail(err, DCR_ERR_LIMIT, "more than DC_MAX_PARAMS = %u parameters", (unsigned)DC_MAX_PARAMS);
     }
+    if ((unsigned)arch->loss >= DCR_N_LOSSES)
+        return dcr_fail(err, DCR_ERR_USAGE, "unknown loss %d", (int)arch->loss);
     if (arch->loss == DCR_LOSS_CROSS_ENTROPY && arch->act[L] != DCR_ACT_SOFTMAX)
         return dcr_fail(err, DCR_ERR_USAGE, "cross_entropy needs a softmax output layer");
+    if (arch->loss == DCR_LOSS_BINARY_CROSS_ENTROPY && arch->act[L] != DCR_ACT_SIGMOID)
+        return dcr_fail(err, DCR_ERR_USAGE, "binary_cross_entropy needs a sigmoid output layer");
     memcpy(out->name, name, strlen(name) + 1);
     out->arch = *arch;
     out->n_params = (size_t)params;
@@ -73,9 +83,34 @@ int dc_net_make(dc_net *out, const dcr_arch *arch, const char *name, dcr_error *
     return 0;
 }
 
+/* Operations per parameter of one update (the order of ref_update in
+ * runtime/reference_impl.h). */
+static uint64_t update_flops(const dcr_optim *o)
+{
+    int wd = o->weight_decay > 0;
+    if (o->type == DCR_OPT_SGD && !(o->momentum > 0) && !wd)
+        return 2;
+    if (o->type == DCR_OPT_SGD)
+        return 3 + (wd ? 2 : 0) + (o->momentum > 0 ? 2 : 0) + (o->nesterov ? 2 : 0);
+    return 14 + (wd ? (o->type == DCR_OPT_ADAMW ? 1 : 2) : 0);
+}
+
+int dc_net_set_optim(dc_net *net, const dcr_optim *o, dcr_error *err)
+{
+    if (dcr_optim_check(o, err))
+        return -1;
+    uint64_t np = (uint64_t)net->n_params;
+    net->flops_train = net->flops_train - update_flops(&net->opt) * np + update_flops(o) * np;
+    net->opt = *o;
+    net->n_state = dcr_optim_n_state(o, net->n_params);
+    return 0;
+}
+
 int dc_net_from_spec(dc_net *out, const dc_spec *s, dcr_error *err)
 {
     if (dc_net_make(out, &s->arch, s->name, err))
+        return -1;
+    if (dc_net_set_optim(out, &s->train.opt, err))
         return -1;
     memcpy(out->spec_sha256, s->sha256_hex, sizeof out->spec_sha256);
     return 0;

@@ -52,6 +52,7 @@ typedef struct {
     double (*loss_grad)(void *grad, const void *params, const void *x, const void *y);
     double (*batch_grad)(void *grad, const void *params, const void *X, const void *Y, int n);
     void (*update)(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
+    double (*loss_grad_trace)(void *grad, const void *params, const void *x, const void *y, double *delta_abs);
 } gen_fns;
 
 static void eng_forward(void *self, void *out, const void *params, const void *x)
@@ -72,6 +73,12 @@ static double eng_batch_grad(void *self, void *grad, const void *params, const v
 static void eng_update(void *self, void *params, void *state, const void *grad, const dcr_step *s)
 {
     ((gen_fns *)self)->update(params, state, grad, s->lr, s->grad_scale, (double)s->t);
+}
+
+static double eng_loss_grad_trace(void *self, void *grad, const void *params, const void *x, const void *y,
+                                  double *delta_abs)
+{
+    return ((gen_fns *)self)->loss_grad_trace(grad, params, x, y, delta_abs);
 }
 
 static void *lookup(dc_jit *j, const char *prefix, const char *suffix, dcr_error *err)
@@ -103,11 +110,20 @@ int dc_jit_engine(dcr_engine *out, dc_jit *j, const dc_net *net, dcr_error *err)
     g->update = (void (*)(void *, void *, const void *, double, double, double))sym[3];
     out->self = g;
     out->arch = &net->arch;
-    out->n_state = 0;
+    out->n_state = net->n_state;
     out->forward = eng_forward;
     out->loss_grad = eng_loss_grad;
     out->batch_grad = eng_batch_grad;
     out->update = eng_update;
+    /* the delta trace (--trace-deltas); every strategy so far emits it */
+    void *tr = lookup(j, net->name, "_loss_grad_trace_v", err);
+    if (!tr) {
+        free(g);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    g->loss_grad_trace = (double (*)(void *, const void *, const void *, const void *, double *))tr;
+    out->loss_grad_trace = eng_loss_grad_trace;
     return 0;
 }
 

@@ -51,15 +51,24 @@ typedef struct {
 static int add_host_symbols(TCCState *s)
 {
     /* taken by address so the generated code calls exactly the host's libm */
-    double (*d1[3])(double) = {exp, tanh, log};
-    float (*f1[3])(float) = {expf, tanhf, logf};
+    double (*d1[5])(double) = {exp, tanh, log, log1p, expm1};
+    float (*f1[5])(float) = {expf, tanhf, logf, log1pf, expm1f};
     const host_sym syms[] = {
         {"exp", (const void *)d1[0]},  {"tanh", (const void *)d1[1]},  {"log", (const void *)d1[2]},
+        {"log1p", (const void *)d1[3]}, {"expm1", (const void *)d1[4]},
         {"expf", (const void *)f1[0]}, {"tanhf", (const void *)f1[1]}, {"logf", (const void *)f1[2]},
+        {"log1pf", (const void *)f1[3]}, {"expm1f", (const void *)f1[4]},
     };
     for (size_t i = 0; i < sizeof syms / sizeof *syms; i++)
         if (tcc_add_symbol(s, syms[i].name, syms[i].addr) < 0)
             return -1;
+    /* the optimizers' update (adam, adamw) */
+    double (*pow_fn)(double, double) = pow;
+    double (*sqrt_fn)(double) = sqrt;
+    float (*sqrtf_fn)(float) = sqrtf;
+    if (tcc_add_symbol(s, "pow", (const void *)pow_fn) < 0 || tcc_add_symbol(s, "sqrt", (const void *)sqrt_fn) < 0 ||
+        tcc_add_symbol(s, "sqrtf", (const void *)sqrtf_fn) < 0)
+        return -1;
     return 0;
 }
 

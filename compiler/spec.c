@@ -253,10 +253,13 @@ static int get_path(vctx *c, const cJSON *v, const char *jpath, const char *base
 
 /* ---- sections ------------------------------------------------------------------ */
 
-static const char *const act_names[] = {"identity", "sigmoid", "tanh", "relu", "softmax"};
-static const char *const loss_names[] = {"mse", "cross_entropy"};
+/* in dcr_act / dcr_loss order */
+static const char *const act_names[DCR_N_ACTS] = {"identity", "sigmoid",    "tanh",     "relu", "softmax",
+                                                  "leaky_relu", "elu", "softplus", "gelu"};
+static const char *const loss_names[DCR_N_LOSSES] = {"mse", "cross_entropy", "binary_cross_entropy"};
 static const char *const dtype_names[] = {"float32", "float64"};
-static const char *const init_names[] = {"xavier_uniform", "he_uniform", "uniform"};
+static const char *const init_names[] = {"xavier_uniform", "he_uniform", "uniform", "xavier_normal",
+                                         "he_normal"};
 
 static int parse_name(vctx *c, const cJSON *v, dc_spec *s)
 {
@@ -285,13 +288,13 @@ static int parse_layers(vctx *c, const cJSON *v, dc_spec *s)
         return VERR(c, v, "layers", "no layers (expected at least one)");
     if (n > DCR_MAX_LAYERS)
         return VERR(c, v, "layers", "%d layers, more than the limit DCR_MAX_LAYERS = %d", n, DCR_MAX_LAYERS);
-    static const char *const keys[] = {"units", "activation"};
+    static const char *const keys[] = {"units", "activation", "alpha"};
     int l = 0;
     for (const cJSON *e = v->child; e; e = e->next) {
         char jp[64], jk[80];
         snprintf(jp, sizeof jp, "layers[%d]", l);
-        const cJSON *f[2];
-        if (check_object(c, e, jp, keys, 2, f) || require(c, e, f[0], jp, "units") ||
+        const cJSON *f[3];
+        if (check_object(c, e, jp, keys, 3, f) || require(c, e, f[0], jp, "units") ||
             require(c, e, f[1], jp, "activation"))
             return -1;
         long long units;
@@ -300,8 +303,21 @@ static int parse_layers(vctx *c, const cJSON *v, dc_spec *s)
         if (get_int(c, f[0], jk, 1, DC_MAX_UNITS, &units))
             return -1;
         snprintf(jk, sizeof jk, "%s.activation", jp);
-        if (get_enum(c, f[1], jk, "activation", act_names, 5, &act))
+        if (get_enum(c, f[1], jk, "activation", act_names, DCR_N_ACTS, &act))
             return -1;
+        /* leaky_relu: 0.01 and elu: 1.0 by default, as in PyTorch */
+        double alpha = act == DCR_ACT_LEAKY_RELU ? 0.01 : act == DCR_ACT_ELU ? 1.0 : 0;
+        if (f[2]) {
+            snprintf(jk, sizeof jk, "%s.alpha", jp);
+            if (act != DCR_ACT_LEAKY_RELU && act != DCR_ACT_ELU)
+                return VERR_KEY(c, f[2], jk, "alpha applies only to leaky_relu and elu (this layer is %s)",
+                                act_names[act]);
+            if (!cJSON_IsNumber(f[2]))
+                return VERR(c, f[2], jk, "expected a finite number > 0, got %s", type_name(f[2]));
+            alpha = f[2]->valuedouble;
+            if (!isfinite(alpha) || !(alpha > 0))
+                return VERR(c, f[2], jk, "%.17g is out of range (expected a finite number > 0)", alpha);
+        }
         if (act == DCR_ACT_SOFTMAX && l != n - 1)
             return VERR(c, f[1], jk, "softmax is only allowed on the last layer (this is layer %d of %d)", l + 1, n);
         if (act == DCR_ACT_SOFTMAX && units < 2)
@@ -311,6 +327,7 @@ static int parse_layers(vctx *c, const cJSON *v, dc_spec *s)
         }
         s->arch.sizes[l + 1] = (int)units;
         s->arch.act[l + 1] = (dcr_act)act;
+        s->arch.alpha[l + 1] = alpha;
         l++;
     }
     s->arch.n_layers = n;
@@ -324,7 +341,7 @@ static int parse_init(vctx *c, const cJSON *v, dc_spec *s)
     if (check_object(c, v, "init", keys, 3, f))
         return -1;
     int scheme = DCR_INIT_XAVIER_UNIFORM;
-    if (f[0] && get_enum(c, f[0], "init.scheme", "init scheme", init_names, 3, &scheme))
+    if (f[0] && get_enum(c, f[0], "init.scheme", "init scheme", init_names, 5, &scheme))
         return -1;
     s->init.scheme = (dcr_init_scheme)scheme;
     long long seed;
@@ -342,24 +359,160 @@ static int parse_init(vctx *c, const cJSON *v, dc_spec *s)
     return 0;
 }
 
-static int parse_train(vctx *c, const cJSON *v, dc_spec *s)
+/* train.early_stopping; that it has a validation part to watch is checked
+ * once the data section is read (validate) */
+static int parse_early_stopping(vctx *c, const cJSON *v, dc_spec *s)
 {
-    static const char *const keys[] = {"optimizer", "batch_size", "epochs", "shuffle", "seed"};
-    const cJSON *f[5];
-    if (check_object(c, v, "train", keys, 5, f))
+    static const char *const keys[] = {"patience", "min_delta"};
+    const cJSON *f[2];
+    if (check_object(c, v, "train.early_stopping", keys, 2, f) ||
+        require(c, v, f[0], "train.early_stopping", "patience"))
         return -1;
-    if (f[0]) {
-        static const char *const okeys[] = {"type", "learning_rate"};
-        static const char *const opt_names[] = {"sgd"};
-        const cJSON *o[2];
-        int type;
-        if (check_object(c, f[0], "train.optimizer", okeys, 2, o))
+    long long n;
+    if (get_int(c, f[0], "train.early_stopping.patience", 1, DC_MAX_EPOCHS, &n))
+        return -1;
+    s->train.patience = (int)n;
+    if (f[1] && get_num(c, f[1], "train.early_stopping.min_delta", 0, 1, 1e6, 1, &s->train.min_delta))
+        return -1;
+    return 0;
+}
+
+/* train.optimizer (docs/spec.md, docs/training.md). A key of another
+ * optimizer type is an error naming the type it belongs to. */
+static int parse_optimizer(vctx *c, const cJSON *v, dc_spec *s)
+{
+    static const char *const keys[] = {"type", "learning_rate", "momentum", "nesterov", "betas", "eps",
+                                       "weight_decay"};
+    enum { O_TYPE, O_LR, O_MOM, O_NEST, O_BETAS, O_EPS, O_WD, O_N };
+    static const char *const names[] = {"sgd", "adam", "adamw"};
+    const cJSON *f[O_N];
+    if (check_object(c, v, "train.optimizer", keys, O_N, f))
+        return -1;
+    int type = DCR_OPT_SGD;
+    if (f[O_TYPE] && get_enum(c, f[O_TYPE], "train.optimizer.type", "optimizer", names, 3, &type))
+        return -1;
+    const char *tn = names[type];
+    const char *dflt = f[O_TYPE] ? "" : ", the default";
+    dcr_optim *o = &s->train.opt;
+    o->type = (dcr_opt_type)type;
+    if (f[O_LR] && get_num(c, f[O_LR], "train.optimizer.learning_rate", 0, 0, 1e6, 1, &s->train.lr))
+        return -1;
+    if (type == DCR_OPT_SGD) {
+        if (f[O_BETAS])
+            return VERR_KEY(c, f[O_BETAS], "train.optimizer.betas",
+                            "betas apply only to the optimizers \"adam\" and \"adamw\" (the type is \"%s\"%s)", tn,
+                            dflt);
+        if (f[O_EPS])
+            return VERR_KEY(c, f[O_EPS], "train.optimizer.eps",
+                            "eps applies only to the optimizers \"adam\" and \"adamw\" (the type is \"%s\"%s)", tn,
+                            dflt);
+        if (f[O_MOM] && get_num(c, f[O_MOM], "train.optimizer.momentum", 0, 1, 1, 0, &o->momentum))
             return -1;
-        if (o[0] && get_enum(c, o[0], "train.optimizer.type", "optimizer", opt_names, 1, &type))
+        if (f[O_NEST] && get_bool(c, f[O_NEST], "train.optimizer.nesterov", &o->nesterov))
             return -1;
-        if (o[1] && get_num(c, o[1], "train.optimizer.learning_rate", 0, 0, 1e6, 1, &s->train.lr))
+        if (o->nesterov && !(o->momentum > 0))
+            return VERR(c, f[O_NEST], "train.optimizer.nesterov",
+                        "nesterov needs a momentum above 0 (set \"momentum\", e.g. 0.9)");
+    } else {
+        if (f[O_MOM])
+            return VERR_KEY(c, f[O_MOM], "train.optimizer.momentum",
+                            "momentum applies only to the optimizer \"sgd\" (the type is \"%s\": its momentum "
+                            "is betas[0])", tn);
+        if (f[O_NEST])
+            return VERR_KEY(c, f[O_NEST], "train.optimizer.nesterov",
+                            "nesterov applies only to the optimizer \"sgd\" (the type is \"%s\")", tn);
+        o->beta1 = 0.9;
+        o->beta2 = 0.999;
+        o->eps = 1e-8;
+        if (f[O_BETAS]) {
+            const cJSON *b = f[O_BETAS];
+            if (!cJSON_IsArray(b))
+                return VERR(c, b, "train.optimizer.betas",
+                            "expected an array of two numbers [beta1, beta2], each >= 0 and < 1, got %s", type_name(b));
+            if (cJSON_GetArraySize(b) != 2)
+                return VERR(c, b, "train.optimizer.betas", "expected two numbers [beta1, beta2], got %d",
+                            cJSON_GetArraySize(b));
+            if (get_num(c, b->child, "train.optimizer.betas[0]", 0, 1, 1, 0, &o->beta1) ||
+                get_num(c, b->child->next, "train.optimizer.betas[1]", 0, 1, 1, 0, &o->beta2))
+                return -1;
+        }
+        if (f[O_EPS] && get_num(c, f[O_EPS], "train.optimizer.eps", 0, 0, 1e6, 1, &o->eps))
+            return -1;
+        /* PyTorch's defaults: AdamW decays by 0.01, Adam not at all */
+        if (type == DCR_OPT_ADAMW)
+            o->weight_decay = 0.01;
+    }
+    if (f[O_WD] && get_num(c, f[O_WD], "train.optimizer.weight_decay", 0, 1, 1e6, 1, &o->weight_decay))
+        return -1;
+    return 0;
+}
+
+/* train.schedule: the learning rate per epoch, and the warm-up. */
+static int parse_schedule(vctx *c, const cJSON *v, dc_spec *s)
+{
+    static const char *const keys[] = {"type", "step_epochs", "gamma", "min_lr", "warmup_steps"};
+    enum { S_TYPE, S_STEP, S_GAMMA, S_MIN, S_WARM, S_N };
+    static const char *const names[] = {"constant", "step", "cosine"};
+    const cJSON *f[S_N];
+    if (check_object(c, v, "train.schedule", keys, S_N, f))
+        return -1;
+    int type = DCR_SCHED_CONSTANT;
+    if (f[S_TYPE] && get_enum(c, f[S_TYPE], "train.schedule.type", "schedule", names, 3, &type))
+        return -1;
+    const char *tn = names[type];
+    const char *dflt = f[S_TYPE] ? "" : ", the default";
+    dcr_optim *o = &s->train.opt;
+    o->schedule = (dcr_sched_type)type;
+    long long n;
+    if (type == DCR_SCHED_STEP) {
+        if (require(c, v, f[S_STEP], "train.schedule", "step_epochs"))
+            return -1;
+        if (get_int(c, f[S_STEP], "train.schedule.step_epochs", 1, DC_MAX_EPOCHS, &n))
+            return -1;
+        o->step_epochs = (int)n;
+        o->gamma = 0.1; /* StepLR's default */
+        if (f[S_GAMMA] && get_num(c, f[S_GAMMA], "train.schedule.gamma", 0, 0, 1, 1, &o->gamma))
+            return -1;
+    } else {
+        static const int step_only[] = {S_STEP, S_GAMMA};
+        for (int i = 0; i < 2; i++)
+            if (f[step_only[i]]) {
+                char jp[64];
+                snprintf(jp, sizeof jp, "train.schedule.%s", keys[step_only[i]]);
+                return VERR_KEY(c, f[step_only[i]], jp, "%s applies only to the schedule \"step\" (the type is \"%s\"%s)",
+                                keys[step_only[i]], tn, dflt);
+            }
+    }
+    if (f[S_MIN]) {
+        if (type != DCR_SCHED_COSINE)
+            return VERR_KEY(c, f[S_MIN], "train.schedule.min_lr",
+                            "min_lr applies only to the schedule \"cosine\" (the type is \"%s\"%s)", tn, dflt);
+        if (get_num(c, f[S_MIN], "train.schedule.min_lr", 0, 1, 1e6, 1, &o->min_lr))
             return -1;
     }
+    if (f[S_WARM]) {
+        if (get_int(c, f[S_WARM], "train.schedule.warmup_steps", 0, 1e9, &n))
+            return -1;
+        o->warmup_steps = (int)n;
+    }
+    return 0;
+}
+
+static int parse_train(vctx *c, const cJSON *v, dc_spec *s)
+{
+    static const char *const keys[] = {"optimizer", "batch_size", "epochs", "shuffle", "seed",
+                                       "early_stopping", "clip_norm", "schedule"};
+    const cJSON *f[8];
+    if (check_object(c, v, "train", keys, 8, f))
+        return -1;
+    if (f[5] && parse_early_stopping(c, f[5], s))
+        return -1;
+    if (f[0] && parse_optimizer(c, f[0], s))
+        return -1;
+    if (f[6] && get_num(c, f[6], "train.clip_norm", 0, 0, 1e6, 1, &s->train.opt.clip_norm))
+        return -1;
+    if (f[7] && parse_schedule(c, f[7], s))
+        return -1;
     long long n;
     if (f[1]) {
         if (get_int(c, f[1], "train.batch_size", 1, DC_MAX_BATCH, &n))
@@ -384,8 +537,10 @@ static int parse_train(vctx *c, const cJSON *v, dc_spec *s)
 static int parse_data(vctx *c, const cJSON *v, dc_spec *s)
 {
     static const char *const keys[] = {"train", "train_labels", "test", "test_labels", "format",
-                                       "header", "target", "standardize", "test_fraction"};
-    enum { D_TRAIN, D_TRAIN_LABELS, D_TEST, D_TEST_LABELS, D_FORMAT, D_HEADER, D_TARGET, D_STD, D_FRAC, D_N };
+                                       "header", "target", "standardize", "test_fraction",
+                                       "validation_fraction"};
+    enum { D_TRAIN, D_TRAIN_LABELS, D_TEST, D_TEST_LABELS, D_FORMAT, D_HEADER, D_TARGET, D_STD, D_FRAC,
+           D_VAL, D_N };
     const cJSON *f[D_N];
     if (check_object(c, v, "data", keys, D_N, f) || require(c, v, f[D_TRAIN], "data", "train"))
         return -1;
@@ -470,6 +625,9 @@ static int parse_data(vctx *c, const cJSON *v, dc_spec *s)
             return VERR_KEY(c, f[D_FRAC], "data.test_fraction",
                             "give either \"test\" or \"test_fraction\", not both");
     }
+    if (f[D_VAL] &&
+        get_num(c, f[D_VAL], "data.validation_fraction", 0, 1, 1, 0, &s->data.validation_fraction))
+        return -1;
     return 0;
 }
 
@@ -484,7 +642,12 @@ static int check_network(vctx *c, const cJSON *layers, const cJSON *loss, dc_spe
                     (unsigned long long)params, (unsigned)DC_MAX_PARAMS);
     dcr_act out = s->arch.act[s->arch.n_layers];
     if (s->arch.loss == DCR_LOSS_CROSS_ENTROPY && out != DCR_ACT_SOFTMAX)
-        return VERR(c, loss, "loss", "cross_entropy needs a softmax output layer, but layers[%d].activation is %s",
+        return VERR(c, loss, "loss", "cross_entropy needs a softmax output layer, but layers[%d].activation is %s%s",
+                    s->arch.n_layers - 1, dcr_act_name(out),
+                    out == DCR_ACT_SIGMOID ? " (independent sigmoid outputs go with binary_cross_entropy)" : "");
+    if (s->arch.loss == DCR_LOSS_BINARY_CROSS_ENTROPY && out != DCR_ACT_SIGMOID)
+        return VERR(c, loss, "loss",
+                    "binary_cross_entropy needs a sigmoid output layer, but layers[%d].activation is %s",
                     s->arch.n_layers - 1, dcr_act_name(out));
     if (s->arch.loss != DCR_LOSS_CROSS_ENTROPY && out == DCR_ACT_SOFTMAX)
         return VERR(c, loss, "loss", "a softmax output layer needs the loss cross_entropy, not %s",
@@ -496,7 +659,7 @@ static void set_defaults(dc_spec *s)
 {
     s->arch.dtype = DCR_F32;
     s->init = (dcr_init){DCR_INIT_XAVIER_UNIFORM, 0.1, 1};
-    s->train = (dcr_train_opts){0.01, 1, 10, 1, 1};
+    s->train = (dcr_train_opts){.lr = 0.01, .batch_size = 1, .epochs = 10, .shuffle = 1, .seed = 1};
     s->data.csv = (dcr_csv_opts){1, -1, DCR_TARGET_CLASS};
 }
 
@@ -528,7 +691,7 @@ static int validate(vctx *c, const cJSON *root, dc_spec *s)
     s->arch.sizes[0] = (int)n;
     if (parse_layers(c, f[K_LAYERS], s))
         return -1;
-    if (get_enum(c, f[K_LOSS], "loss", "loss", loss_names, 2, &e))
+    if (get_enum(c, f[K_LOSS], "loss", "loss", loss_names, DCR_N_LOSSES, &e))
         return -1;
     s->arch.loss = (dcr_loss)e;
     if (check_network(c, f[K_LAYERS], f[K_LOSS], s))
@@ -539,6 +702,10 @@ static int validate(vctx *c, const cJSON *root, dc_spec *s)
         return -1;
     if (f[K_DATA] && parse_data(c, f[K_DATA], s))
         return -1;
+    if (s->train.patience > 0 && !(s->data.validation_fraction > 0))
+        return VERR_KEY(c, cJSON_GetObjectItemCaseSensitive(f[K_TRAIN], "early_stopping"),
+                        "train.early_stopping",
+                        "early stopping watches the validation loss: set data.validation_fraction above 0");
     return 0;
 }
 
@@ -659,6 +826,7 @@ void dc_spec_job(dcr_job *out, const dc_spec *s)
     out->csv = s->data.csv;
     out->standardize = s->data.standardize;
     out->test_fraction = s->data.test_fraction;
+    out->validation_fraction = s->data.validation_fraction;
     memcpy(out->spec_sha256, s->sha256, sizeof out->spec_sha256);
 }
 

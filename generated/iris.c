@@ -11,6 +11,8 @@
 float expf(float);
 float tanhf(float);
 float logf(float);
+float log1pf(float);
+float expm1f(float);
 
 #define iris_N_IN 4
 #define iris_N_OUT 3
@@ -440,6 +442,46 @@ float iris_loss_grad(float *g, const float *p, const float *x, const float *y)
     iris_grad1(g, d1, x);
     iris_grad2(g, d2, a1);
     return loss;
+}
+
+/* iris_loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..2 */
+float iris_loss_grad_trace(float *g, const float *p, const float *x, const float *y, double *delta_abs)
+{
+    float z1[16], a1[16], d1[16];
+    float z2[3], a2[3], d2[3];
+    float st[2];
+    float loss;
+    iris_fwd1(z1, a1, p, x);
+    iris_fwd2(z2, a2, st, p, a1);
+    loss = iris_out(d2, z2, a2, st, y);
+    iris_bwd1(d1, z1, a1, p, d2);
+    iris_grad1(g, d1, x);
+    iris_grad2(g, d2, a1);
+    delta_abs[1] += d1[0] < 0 ? -d1[0] : d1[0];
+    delta_abs[1] += d1[1] < 0 ? -d1[1] : d1[1];
+    delta_abs[1] += d1[2] < 0 ? -d1[2] : d1[2];
+    delta_abs[1] += d1[3] < 0 ? -d1[3] : d1[3];
+    delta_abs[1] += d1[4] < 0 ? -d1[4] : d1[4];
+    delta_abs[1] += d1[5] < 0 ? -d1[5] : d1[5];
+    delta_abs[1] += d1[6] < 0 ? -d1[6] : d1[6];
+    delta_abs[1] += d1[7] < 0 ? -d1[7] : d1[7];
+    delta_abs[1] += d1[8] < 0 ? -d1[8] : d1[8];
+    delta_abs[1] += d1[9] < 0 ? -d1[9] : d1[9];
+    delta_abs[1] += d1[10] < 0 ? -d1[10] : d1[10];
+    delta_abs[1] += d1[11] < 0 ? -d1[11] : d1[11];
+    delta_abs[1] += d1[12] < 0 ? -d1[12] : d1[12];
+    delta_abs[1] += d1[13] < 0 ? -d1[13] : d1[13];
+    delta_abs[1] += d1[14] < 0 ? -d1[14] : d1[14];
+    delta_abs[1] += d1[15] < 0 ? -d1[15] : d1[15];
+    delta_abs[2] += d2[0] < 0 ? -d2[0] : d2[0];
+    delta_abs[2] += d2[1] < 0 ? -d2[1] : d2[1];
+    delta_abs[2] += d2[2] < 0 ? -d2[2] : d2[2];
+    return loss;
+}
+
+double iris_loss_grad_trace_v(void *g, const void *p, const void *x, const void *y, double *delta_abs)
+{
+    return iris_loss_grad_trace((float *)g, (const float *)p, (const float *)x, (const float *)y, delta_abs);
 }
 
 /* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the

@@ -11,6 +11,8 @@
 float expf(float);
 float tanhf(float);
 float logf(float);
+float log1pf(float);
+float expm1f(float);
 
 #define sine_N_IN 1
 #define sine_N_OUT 1
@@ -1078,6 +1080,63 @@ float sine_loss_grad(float *g, const float *p, const float *x, const float *y)
     sine_grad2(g, d2, a1);
     sine_grad3(g, d3, a2);
     return loss;
+}
+
+/* sine_loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..3 */
+float sine_loss_grad_trace(float *g, const float *p, const float *x, const float *y, double *delta_abs)
+{
+    float z1[16], a1[16], d1[16];
+    float z2[16], a2[16], d2[16];
+    float z3[1], a3[1], d3[1];
+    float loss;
+    sine_fwd1(z1, a1, p, x);
+    sine_fwd2(z2, a2, p, a1);
+    sine_fwd3(z3, a3, p, a2);
+    loss = sine_out(d3, z3, a3, y);
+    sine_bwd2(d2, z2, a2, p, d3);
+    sine_bwd1(d1, z1, a1, p, d2);
+    sine_grad1(g, d1, x);
+    sine_grad2(g, d2, a1);
+    sine_grad3(g, d3, a2);
+    delta_abs[1] += d1[0] < 0 ? -d1[0] : d1[0];
+    delta_abs[1] += d1[1] < 0 ? -d1[1] : d1[1];
+    delta_abs[1] += d1[2] < 0 ? -d1[2] : d1[2];
+    delta_abs[1] += d1[3] < 0 ? -d1[3] : d1[3];
+    delta_abs[1] += d1[4] < 0 ? -d1[4] : d1[4];
+    delta_abs[1] += d1[5] < 0 ? -d1[5] : d1[5];
+    delta_abs[1] += d1[6] < 0 ? -d1[6] : d1[6];
+    delta_abs[1] += d1[7] < 0 ? -d1[7] : d1[7];
+    delta_abs[1] += d1[8] < 0 ? -d1[8] : d1[8];
+    delta_abs[1] += d1[9] < 0 ? -d1[9] : d1[9];
+    delta_abs[1] += d1[10] < 0 ? -d1[10] : d1[10];
+    delta_abs[1] += d1[11] < 0 ? -d1[11] : d1[11];
+    delta_abs[1] += d1[12] < 0 ? -d1[12] : d1[12];
+    delta_abs[1] += d1[13] < 0 ? -d1[13] : d1[13];
+    delta_abs[1] += d1[14] < 0 ? -d1[14] : d1[14];
+    delta_abs[1] += d1[15] < 0 ? -d1[15] : d1[15];
+    delta_abs[2] += d2[0] < 0 ? -d2[0] : d2[0];
+    delta_abs[2] += d2[1] < 0 ? -d2[1] : d2[1];
+    delta_abs[2] += d2[2] < 0 ? -d2[2] : d2[2];
+    delta_abs[2] += d2[3] < 0 ? -d2[3] : d2[3];
+    delta_abs[2] += d2[4] < 0 ? -d2[4] : d2[4];
+    delta_abs[2] += d2[5] < 0 ? -d2[5] : d2[5];
+    delta_abs[2] += d2[6] < 0 ? -d2[6] : d2[6];
+    delta_abs[2] += d2[7] < 0 ? -d2[7] : d2[7];
+    delta_abs[2] += d2[8] < 0 ? -d2[8] : d2[8];
+    delta_abs[2] += d2[9] < 0 ? -d2[9] : d2[9];
+    delta_abs[2] += d2[10] < 0 ? -d2[10] : d2[10];
+    delta_abs[2] += d2[11] < 0 ? -d2[11] : d2[11];
+    delta_abs[2] += d2[12] < 0 ? -d2[12] : d2[12];
+    delta_abs[2] += d2[13] < 0 ? -d2[13] : d2[13];
+    delta_abs[2] += d2[14] < 0 ? -d2[14] : d2[14];
+    delta_abs[2] += d2[15] < 0 ? -d2[15] : d2[15];
+    delta_abs[3] += d3[0] < 0 ? -d3[0] : d3[0];
+    return loss;
+}
+
+double sine_loss_grad_trace_v(void *g, const void *p, const void *x, const void *y, double *delta_abs)
+{
+    return sine_loss_grad_trace((float *)g, (const float *)p, (const float *)x, (const float *)y, delta_abs);
 }
 
 /* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the

@@ -75,10 +75,20 @@ typedef enum {
     DCR_ACT_SIGMOID,
     DCR_ACT_TANH,
     DCR_ACT_RELU,
-    DCR_ACT_SOFTMAX
+    DCR_ACT_SOFTMAX,
+    DCR_ACT_LEAKY_RELU, /* z > 0 ? z : alpha z */
+    DCR_ACT_ELU,        /* z > 0 ? z : alpha (e^z - 1) */
+    DCR_ACT_SOFTPLUS,   /* log(1 + e^z), computed stably */
+    DCR_ACT_GELU        /* tanh approximation: z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))) */
 } dcr_act;
+#define DCR_N_ACTS 9 /* the codes are stored in checkpoints: append only */
 
-typedef enum { DCR_LOSS_MSE = 0, DCR_LOSS_CROSS_ENTROPY } dcr_loss;
+typedef enum {
+    DCR_LOSS_MSE = 0,
+    DCR_LOSS_CROSS_ENTROPY,       /* with a softmax output; delta fused to a - y */
+    DCR_LOSS_BINARY_CROSS_ENTROPY /* with sigmoid outputs, each independent; delta fused to a - y */
+} dcr_loss;
+#define DCR_N_LOSSES 3
 
 /* A fully connected network. Parameters live in one flat array: for each
  * layer l = 1..n_layers in order, W(l) as [sizes[l]][sizes[l-1]] row-major
@@ -90,6 +100,7 @@ typedef struct {
     int sizes[DCR_MAX_LAYERS + 1];    /* sizes[0] inputs, sizes[l] units of layer l */
     dcr_act act[DCR_MAX_LAYERS + 1];  /* act[l] for l = 1..L; act[0] unused */
     dcr_loss loss;
+    double alpha[DCR_MAX_LAYERS + 1]; /* leaky_relu and elu: their alpha; else 0 */
 } dcr_arch;
 
 size_t dcr_dtype_size(dcr_dtype t);
@@ -117,7 +128,9 @@ void dcr_rng_shuffle(dcr_rng *r, size_t *idx, size_t n); /* Fisher-Yates */
 typedef enum {
     DCR_INIT_XAVIER_UNIFORM = 0, /* U(-r, r), r = sqrt(6 / (fan_in + fan_out)) */
     DCR_INIT_HE_UNIFORM,         /* U(-r, r), r = sqrt(6 / fan_in) */
-    DCR_INIT_UNIFORM             /* U(-range, range) */
+    DCR_INIT_UNIFORM,            /* U(-range, range) */
+    DCR_INIT_XAVIER_NORMAL,      /* N(0, s^2), s = sqrt(2 / (fan_in + fan_out)) */
+    DCR_INIT_HE_NORMAL           /* N(0, s^2), s = sqrt(2 / fan_in) */
 } dcr_init_scheme;
 
 typedef struct {
@@ -127,7 +140,9 @@ typedef struct {
 } dcr_init;
 
 /* Fills params (dcr_arch_n_params elements of a->dtype): weights from the
- * scheme, one RNG stream in layout order, biases zero. */
+ * scheme, one RNG stream in layout order, biases zero. A uniform weight
+ * takes one draw u: (2u - 1) r; a normal weight takes two, u1 then u2
+ * (Box-Muller): s sqrt(-2 ln(1 - u1)) cos(2 pi u2). */
 void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init);
 
 /* ---- datasets --------------------------------------------------------------- */
@@ -199,20 +214,74 @@ typedef struct {
                          const void *Y, int n);
     /* one optimizer step on params (and state[n_state]) from the gradient sum */
     void (*update)(void *self, void *params, void *state, const void *grad, const dcr_step *s);
+    /* optional (NULL when absent): loss_grad that also adds sum_k |delta(l)[k]|
+     * into delta_abs[l] for l = 1..L (--trace-deltas) */
+    double (*loss_grad_trace)(void *self, void *grad, const void *params, const void *x,
+                              const void *y, double *delta_abs);
 } dcr_engine;
 /* Canonical arithmetic (both engines, same order, so float64 results agree
  * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
  * order; return (sum of per-sample losses in double) / n. Plain SGD update:
- * scale = (dtype)(lr * grad_scale); params[i] -= scale * grad[i]. */
+ * scale = (dtype)(lr * grad_scale); params[i] -= scale * grad[i]; the
+ * other optimizers' order is written out at ref_update in
+ * runtime/reference_impl.h (and in docs/training.md). */
 
 /* batch_grad then update with lr, grad_scale 1/n and t 1, state NULL (plain
  * SGD); returns the mean loss. For tests and simple callers. */
 double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X, const void *Y,
                     int n, double lr);
 
-/* The reference engine: plain loops, dimensions read at run time. */
+/* The reference engine: plain loops, dimensions read at run time.
+ * dcr_ref_engine steps with plain SGD; dcr_ref_engine_opt with the optimizer
+ * o (its type and hyper-parameters; n_state set to match). */
 int dcr_ref_engine(dcr_engine *out, const dcr_arch *a, dcr_error *err);
 void dcr_ref_engine_free(dcr_engine *e);
+
+/* ---- optimizers ------------------------------------------------------------
+ * PyTorch's update equations (docs/training.md states any difference). */
+typedef enum { DCR_OPT_SGD = 0, DCR_OPT_ADAM, DCR_OPT_ADAMW } dcr_opt_type;
+typedef enum { DCR_SCHED_CONSTANT = 0, DCR_SCHED_STEP, DCR_SCHED_COSINE } dcr_sched_type;
+
+typedef struct {
+    dcr_opt_type type;
+    double momentum;      /* sgd: 0 = none */
+    int nesterov;         /* sgd with momentum */
+    double beta1, beta2, eps; /* adam, adamw */
+    double weight_decay;  /* sgd, adam: L2 added to the gradient; adamw: decoupled */
+    double clip_norm;     /* > 0: scale the mean gradient down to this global L2 norm */
+    dcr_sched_type schedule;
+    int step_epochs;      /* step: multiply the rate by gamma every step_epochs epochs */
+    double gamma;
+    double min_lr;        /* cosine: the rate at the end */
+    int warmup_steps;     /* linear warm-up over the first steps; 0 = none */
+} dcr_optim;
+
+/* The learning-rate schedule, clipping and the optimizers' state (optim.c;
+ * docs/training.md). An engine's update implements the type and its
+ * hyper-parameters; the training driver applies the schedule, the warm-up
+ * and clipping through the dcr_step it passes. */
+const char *dcr_optim_name(dcr_opt_type t);     /* "sgd", "adam", "adamw" */
+const char *dcr_sched_name(dcr_sched_type t);   /* "constant", "step", "cosine" */
+/* 0 when every field is in range and the fields of other types are zero;
+ * else -1 (DCR_ERR_USAGE) naming the field. */
+int dcr_optim_check(const dcr_optim *o, dcr_error *err);
+/* State elements for n_params parameters: sgd with momentum n_params (the
+ * momentum buffer), adam and adamw 2 n_params (m, then v), else 0; SIZE_MAX
+ * when that does not fit. */
+size_t dcr_optim_n_state(const dcr_optim *o, size_t n_params);
+/* The learning rate of step t (1-based, counting every step since the
+ * start, earlier runs included) taken in the epoch after epoch0 epochs, in a
+ * run that ends after total_epochs epochs: the schedule (per epoch) times the
+ * warm-up factor min(1, t / warmup_steps). */
+double dcr_optim_lr(const dcr_optim *o, double base_lr, uint64_t epoch0, uint64_t total_epochs,
+                    uint64_t t);
+/* Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_ on the
+ * mean gradient grad_sum / batch_n (grad_sum: n elements of dtype t):
+ * returns min(1, clip_norm / (norm + 1e-6)), or 1 when clip_norm is 0. The
+ * factor goes into dcr_step.grad_scale. */
+double dcr_optim_clip(const dcr_optim *o, const void *grad_sum, size_t n, dcr_dtype t, int batch_n);
+/* The reference engine with optimizer o (checked with dcr_optim_check). */
+int dcr_ref_engine_opt(dcr_engine *out, const dcr_arch *a, const dcr_optim *o, dcr_error *err);
 
 /* ---- training driver ------------------------------------------------------ */
 typedef struct {
@@ -221,16 +290,26 @@ typedef struct {
     int epochs;
     int shuffle;
     uint64_t seed;
+    dcr_optim opt;        /* zeroed = plain SGD at a constant rate */
+    int patience;         /* early stopping on the validation loss; 0 = off */
+    double min_delta;     /* an improvement smaller than this does not count */
+    int trace_deltas;     /* record the mean |delta| of every layer per epoch */
 } dcr_train_opts;
 
 typedef struct {
     uint64_t epoch;     /* 1-based, counting the epochs of earlier runs */
     double train_loss;  /* mean of the batch losses, weighted by batch size */
     double train_acc;   /* classification only, else -1 */
+    int has_val;        /* a validation part was held out of the training data */
+    double val_loss;
+    double val_acc;     /* classification only, else -1 */
     int has_test;
     double test_loss;
     double test_acc;    /* classification only, else -1 */
+    double lr;          /* the learning rate at the epoch's last step */
     double seconds;     /* wall time of the epoch's training */
+    int has_deltas;     /* trace_deltas: */
+    double delta_mean[DCR_MAX_LAYERS + 1]; /* mean |delta(l)| over the epoch's samples and layer l's units */
 } dcr_epoch_stats;
 
 /* Where training stands: epochs done and the shuffle RNG. Saved in
@@ -250,17 +329,71 @@ void dcr_train_state_init(dcr_train_state *st, uint64_t seed);
  * set) stops training with that error. */
 typedef int (*dcr_epoch_fn)(void *user, const dcr_epoch_stats *s, const dcr_train_state *st,
                             dcr_error *err);
+/* Called after every optimizer step: done of total training samples of the
+ * epoch (1-based, counting earlier runs) have been used. */
+typedef void (*dcr_batch_fn)(void *user, uint64_t epoch, size_t done, size_t total);
 
-/* Trains params in place for o->epochs more epochs. test may be NULL.
- * state (in and out) may be NULL for a fresh start from o->seed. on_epoch
- * may be NULL. Stops with DCR_ERR_TRAIN when a loss is not finite. */
+typedef struct {
+    dcr_epoch_fn on_epoch; /* NULL: none */
+    dcr_batch_fn on_batch; /* NULL: none */
+    void *user;            /* handed to both */
+} dcr_train_hooks;
+
+/* What one dcr_train call did. */
+typedef struct {
+    int epochs_run;         /* epochs trained by this call */
+    uint64_t last_epoch;    /* the last epoch trained (before any restore) */
+    int stopped_early;      /* early stopping: patience ran out before o->epochs */
+    uint64_t best_epoch;    /* early stopping: the epoch restored; 0 when off */
+    double best_val_loss;   /* its validation loss */
+} dcr_train_result;
+
+/* Trains params in place for o->epochs more epochs. val and test may be
+ * NULL or empty; val is evaluated after every epoch (dcr_epoch_stats.val_*)
+ * and is what early stopping (o->patience > 0, which needs val) watches: an
+ * epoch improves when its validation loss is below the best so far minus
+ * o->min_delta; after o->patience epochs without improvement training
+ * stops, and at the end the best epoch's parameters and training state
+ * (epoch, step, RNG, optimizer state) are copied back into params and
+ * state. o->trace_deltas needs e->loss_grad_trace. state (in and out) may
+ * be NULL for a fresh start from o->seed; hooks and result may be NULL.
+ * Stops with DCR_ERR_TRAIN when a loss or a gradient is not finite, naming
+ * the epoch, the batch and (for a gradient) the layer. */
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
-              const dcr_dataset *test, const dcr_train_opts *o, dcr_train_state *state,
-              dcr_epoch_fn on_epoch, void *user, dcr_error *err);
+              const dcr_dataset *val, const dcr_dataset *test, const dcr_train_opts *o,
+              dcr_train_state *state, const dcr_train_hooks *hooks, dcr_train_result *result,
+              dcr_error *err);
 
 /* Mean loss and (for datasets with labels) accuracy; *acc = -1 otherwise. */
 int dcr_evaluate(double *loss, double *acc, const dcr_engine *e,
                  const void *params, const dcr_dataset *d, dcr_error *err);
+
+/* ---- metrics (metrics.c) ----------------------------------------------------
+ * Classification (datasets with labels): accuracy and a confusion matrix,
+ * the predicted class being the first largest output. Regression: RMSE and
+ * MAE over all outputs of all rows. */
+typedef struct {
+    size_t n_rows;
+    int n_out;
+    double loss;        /* mean loss (dcr_metrics_compute; 0 from outputs) */
+    int classify;       /* the data has labels */
+    double accuracy;    /* classification, else -1 */
+    size_t *confusion;  /* classification: [n_out][n_out] counts, row = true class,
+                         * column = predicted; owned; NULL otherwise */
+    double rmse, mae;   /* regression, else -1 */
+} dcr_metrics;
+
+/* From outputs[n_rows][n_out] (doubles) against d's labels or targets.
+ * out owns memory: free with dcr_metrics_free. */
+int dcr_metrics_from_outputs(dcr_metrics *out, const double *outputs, const dcr_dataset *d,
+                             dcr_error *err);
+/* Runs the engine over d: the mean loss (as dcr_evaluate) and the rest. */
+int dcr_metrics_compute(dcr_metrics *out, const dcr_engine *e, const void *params,
+                        const dcr_dataset *d, dcr_error *err);
+/* Writes the metrics after the loss: "accuracy: X %" and the confusion
+ * matrix as an aligned table with class indices, or "rmse: X" and "mae: X". */
+void dcr_metrics_write(FILE *out, const dcr_metrics *m);
+void dcr_metrics_free(dcr_metrics *m);
 
 /* ---- files ------------------------------------------------------------------
  * Writes len bytes to path atomically: a temporary file in the same folder,
@@ -281,6 +414,7 @@ typedef struct {
     dcr_arch arch;
     unsigned char spec_sha256[32];
     uint64_t epoch;        /* epochs trained so far */
+    uint64_t step;         /* optimizer steps taken so far */
     uint64_t rng[4];       /* the shuffle RNG after those epochs */
     size_t n_params;       /* dcr_arch_n_params(&arch) */
     void *params;          /* [n_params] of arch.dtype, owned */
@@ -333,6 +467,37 @@ void dcr_npy_free(dcr_npy *a);
 int dcr_idx_load(dcr_dataset *out, const char *images, const char *labels,
                  int n_in, int n_out, dcr_error *err);
 
+/* ---- progress, logs and plots (progress.c, plot.c) ----------------------------
+ * On a terminal a bar per epoch (samples done, samples/s, ETA) redrawn in
+ * place; elsewhere (pipes, files) plain per-epoch lines only. */
+typedef struct dcr_progress dcr_progress;
+
+/* tty: draw the bar (the caller decides, e.g. isatty); NULL when out of memory */
+dcr_progress *dcr_progress_new(FILE *out, int tty);
+/* done of total samples of this epoch; redraws at most every 100 ms */
+void dcr_progress_batch(dcr_progress *p, uint64_t epoch, size_t done, size_t total);
+/* clears the bar and prints the epoch's line */
+void dcr_progress_epoch(dcr_progress *p, const dcr_epoch_stats *s, int classify, int n_layers);
+void dcr_progress_free(dcr_progress *p);
+
+/* Per-epoch records, for the log and the plot. */
+typedef struct {
+    size_t n, cap;
+    dcr_epoch_stats *v;  /* owned */
+    int n_layers;
+    int classify;        /* accuracies are meaningful */
+} dcr_history;
+
+int dcr_history_add(dcr_history *h, const dcr_epoch_stats *s, dcr_error *err);
+void dcr_history_free(dcr_history *h);
+/* One row per epoch: epoch, lr, train/val/test loss and accuracy, seconds,
+ * mean |delta| per layer (empty fields where absent). Written atomically. */
+int dcr_log_write_csv(const char *path, const dcr_history *h, dcr_error *err);
+/* Training, validation and test loss (and accuracy, and the delta traces on
+ * a log scale) against epochs: an SVG with axes, ticks and a legend.
+ * title is shown escaped. Written atomically. */
+int dcr_plot_write_svg(const char *path, const dcr_history *h, const char *title, dcr_error *err);
+
 /* ---- training jobs -----------------------------------------------------------
  * What `deltac train` and a standalone trainer both run: load the data,
  * initialise or resume, train, save, evaluate, reporting to a stream. */
@@ -346,6 +511,7 @@ typedef struct {
     dcr_csv_opts csv;              /* DCR_FORMAT_CSV */
     int standardize;
     double test_fraction;          /* used when there is no test file */
+    double validation_fraction;    /* of the training part (after the test split), held out */
     unsigned char spec_sha256[32]; /* recorded in and checked against checkpoints */
 } dcr_job;
 
@@ -356,15 +522,26 @@ typedef struct {
     const char *save;                 /* checkpoint written at the end, or NULL */
     int save_every;                   /* also every N epochs; 0: only at the end */
     int quiet;                        /* only the summary */
+    int progress;                     /* a progress bar when the output is a terminal */
+    const char *log;                  /* per-epoch metrics as CSV, or NULL */
+    const char *plot;                 /* loss (and accuracy, delta) curves as SVG, or NULL */
+    const char *name;                 /* the network's, for the plot's title; NULL: none */
 } dcr_job_io;
 
-/* Loads the data a job names (both owned by the caller; test may come back
- * empty). */
-int dcr_job_load_data(dcr_dataset *train, dcr_dataset *test, const dcr_job *job,
+/* Loads the data a job names (all owned by the caller; val and test may
+ * come back empty): the training file, the test file or else the seeded
+ * test_fraction split (seed train.seed), then from the training part the
+ * seeded validation_fraction split (seed train.seed + 1); standardized with
+ * the statistics of the remaining training rows. */
+int dcr_job_load_data(dcr_dataset *train, dcr_dataset *val, dcr_dataset *test, const dcr_job *job,
                       const dcr_job_io *io, dcr_error *err);
 
-/* Runs the job on engine e (whose arch must be job->arch). Writes one line
- * per epoch (unless io->quiet) and a summary to out (NULL: nothing). */
+/* Runs the job on engine e (whose arch must be job->arch). Writes to out
+ * (NULL: nothing) one line per epoch through dcr_progress (unless
+ * io->quiet; a bar too when io->progress and out is a terminal) and a
+ * summary (with early stopping: the epoch it stopped after and the best
+ * one, restored). Writes io->log and io->plot at the end, and when training
+ * fails with what was recorded before the failure. */
 int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, FILE *out,
                 dcr_error *err);
 
@@ -378,7 +555,10 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
  * Central differences of the summed loss over n samples (rows of X, Y)
  * against the engine's loss_grad, for every parameter. The error of one
  * parameter is |analytic - numeric| / max(|analytic|, |numeric|, floor):
- * relative, except that gradients below floor are compared absolutely. */
+ * relative, except that gradients below floor are compared absolutely. A
+ * parameter whose error exceeds 1e-8 is checked again with steps eps/8 and
+ * eps/64 and keeps its smallest error: a kink within the step (ReLU at 0)
+ * spoils one difference quotient, a wrong gradient all of them. */
 typedef struct {
     int n_layers;
     double max_rel_w[DCR_MAX_LAYERS + 1]; /* per layer, over W(l) */
@@ -386,6 +566,7 @@ typedef struct {
     double max_rel;                       /* over all; INFINITY for a NaN */
     double max_abs_grad;                  /* 0 means every gradient was zero */
     size_t n_checked;
+    size_t n_smaller_step; /* passed only with a smaller step: a kink (ReLU at 0) lay within eps */
 } dcr_gradcheck_result;
 
 /* params (arch dtype) are perturbed and restored exactly. */
@@ -501,6 +682,10 @@ const char *dcr_act_name(dcr_act a)
     case DCR_ACT_TANH: return "tanh";
     case DCR_ACT_RELU: return "relu";
     case DCR_ACT_SOFTMAX: return "softmax";
+    case DCR_ACT_LEAKY_RELU: return "leaky_relu";
+    case DCR_ACT_ELU: return "elu";
+    case DCR_ACT_SOFTPLUS: return "softplus";
+    case DCR_ACT_GELU: return "gelu";
     }
     return "?";
 }
@@ -510,6 +695,7 @@ const char *dcr_loss_name(dcr_loss l)
     switch (l) {
     case DCR_LOSS_MSE: return "mse";
     case DCR_LOSS_CROSS_ENTROPY: return "cross_entropy";
+    case DCR_LOSS_BINARY_CROSS_ENTROPY: return "binary_cross_entropy";
     }
     return "?";
 }
@@ -539,13 +725,13 @@ int dcr_arch_valid(const dcr_arch *a)
         return 0;
     if (a->n_layers < 1 || a->n_layers > DCR_MAX_LAYERS)
         return 0;
-    if (a->loss != DCR_LOSS_MSE && a->loss != DCR_LOSS_CROSS_ENTROPY)
+    if ((int)a->loss < 0 || (int)a->loss >= DCR_N_LOSSES)
         return 0;
     for (int l = 0; l <= a->n_layers; l++)
         if (a->sizes[l] < 1)
             return 0;
     for (int l = 1; l <= a->n_layers; l++)
-        if ((int)a->act[l] < (int)DCR_ACT_IDENTITY || (int)a->act[l] > (int)DCR_ACT_SOFTMAX)
+        if ((int)a->act[l] < (int)DCR_ACT_IDENTITY || (int)a->act[l] >= DCR_N_ACTS)
             return 0;
     size_t n;
     return count(&n, a, a->n_layers + 1, 0);
@@ -649,14 +835,28 @@ void dcr_rng_shuffle(dcr_rng *r, size_t *idx, size_t n)
     }
 }
 
+/* The bound r of a uniform scheme, or the standard deviation of a normal
+ * one (PyTorch's xavier_normal_ and kaiming_normal_ with ReLU's gain). */
 static double init_range(const dcr_init *init, int fan_in, int fan_out)
 {
     switch (init->scheme) {
     case DCR_INIT_XAVIER_UNIFORM: return sqrt(6.0 / ((double)fan_in + (double)fan_out));
     case DCR_INIT_HE_UNIFORM: return sqrt(6.0 / (double)fan_in);
     case DCR_INIT_UNIFORM: return init->range;
+    case DCR_INIT_XAVIER_NORMAL: return sqrt(2.0 / ((double)fan_in + (double)fan_out));
+    case DCR_INIT_HE_NORMAL: return sqrt(2.0 / (double)fan_in);
     }
     DCR_DIE("bad init scheme");
+}
+
+/* A standard normal draw by Box-Muller from two uniforms of the stream,
+ * u1 then u2 (the sine half is not used): sqrt(-2 ln(1 - u1)) cos(2 pi u2);
+ * 1 - u1 is in (0, 1], so the logarithm is finite. */
+static double init_normal(dcr_rng *rng)
+{
+    double u1 = dcr_rng_uniform(rng);
+    double u2 = dcr_rng_uniform(rng);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
 }
 
 void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init)
@@ -671,8 +871,9 @@ void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init)
         size_t nw = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1];
         /* Drawn in double and rounded once, so a float32 network starts from
          * the float64 network's values rounded to float. */
+        int normal = init->scheme == DCR_INIT_XAVIER_NORMAL || init->scheme == DCR_INIT_HE_NORMAL;
         for (size_t k = 0; k < nw; k++, i++) {
-            double w = (2 * dcr_rng_uniform(&rng) - 1) * r;
+            double w = normal ? init_normal(&rng) * r : (2 * dcr_rng_uniform(&rng) - 1) * r;
             if (a->dtype == DCR_F32)
                 ((float *)params)[i] = (float)w;
             else
@@ -1966,9 +2167,9 @@ static const unsigned char ckpt_magic[8] = {'D', 'E', 'L', 'T', 'A', 'C', 'K', '
 #define CKPT_OFF_LOSS 20
 #define CKPT_OFF_N_LAYERS 24
 #define CKPT_OFF_SIZES 28
-/* after the activations: sha256 32, epoch 8, rng 32, n_params 8, n_state 8,
- * payload_len 8, header_crc 4 */
-#define CKPT_TAIL 100
+/* after the activations: sha256 32, epoch 8, step 8, rng 32, n_params 8,
+ * n_state 8, payload_len 8, header_crc 4 */
+#define CKPT_TAIL 108
 /* header_len = CKPT_HEADER_BASE + 8 * n_layers */
 #define CKPT_HEADER_BASE (CKPT_OFF_SIZES + 4 + CKPT_TAIL)
 /* magic, version and header_len: what must be there to say anything */
@@ -2112,7 +2313,8 @@ int dcr_ckpt_save(const char *path, const dcr_ckpt *c, dcr_error *err)
     memcpy(p, c->spec_sha256, 32);
     p += 32;
     ckpt_put64(p, c->epoch);
-    p += 8;
+    ckpt_put64(p + 8, c->step);
+    p += 16;
     for (int i = 0; i < 4; i++, p += 8)
         ckpt_put64(p, c->rng[i]);
     ckpt_put64(p, (uint64_t)n_params);
@@ -2154,7 +2356,7 @@ static int ckpt_parse_header(dcr_ckpt *out, uint64_t *payload_len, const unsigne
         return dcr_fail(err, DCR_ERR_DATA,
                         "%s: header is not valid: dtype %lu (0 float32 or 1 float64 expected)", path,
                         (unsigned long)dtype);
-    if (loss != DCR_LOSS_MSE && loss != DCR_LOSS_CROSS_ENTROPY)
+    if (loss >= DCR_N_LOSSES)
         return dcr_fail(err, DCR_ERR_DATA, "%s: header is not valid: loss %lu is unknown", path,
                         (unsigned long)loss);
 
@@ -2173,7 +2375,7 @@ static int ckpt_parse_header(dcr_ckpt *out, uint64_t *payload_len, const unsigne
     }
     for (uint32_t l = 1; l <= L; l++, p += 4) {
         uint32_t act = ckpt_get32(p);
-        if (act > DCR_ACT_SOFTMAX)
+        if (act >= DCR_N_ACTS)
             return dcr_fail(err, DCR_ERR_DATA,
                             "%s: header is not valid: layer %lu has activation %lu, which is unknown",
                             path, (unsigned long)l, (unsigned long)act);
@@ -2182,7 +2384,8 @@ static int ckpt_parse_header(dcr_ckpt *out, uint64_t *payload_len, const unsigne
     memcpy(out->spec_sha256, p, 32);
     p += 32;
     out->epoch = ckpt_get64(p);
-    p += 8;
+    out->step = ckpt_get64(p + 8);
+    p += 16;
     for (int i = 0; i < 4; i++, p += 8)
         out->rng[i] = ckpt_get64(p);
     uint64_t n_params = ckpt_get64(p), n_state = ckpt_get64(p + 8);
@@ -2358,6 +2561,1278 @@ void dcr_ckpt_free(dcr_ckpt *c)
     free(c->params);
     free(c->state);
     memset(c, 0, sizeof *c);
+}
+
+/* ==== deltac runtime: runtime/optim.c ==== */
+/* optim.c: what the training driver needs of an optimizer besides the
+ * update itself (which each engine implements: the generated P_update, the
+ * reference engine's ref_update): the names, the checks, the size of the
+ * state, the learning-rate schedule with warm-up, and clipping by global
+ * norm. docs/training.md has the equations.
+ *
+ * Like every runtime file, this one is also pasted into standalone trainers
+ * compiled as C99: file-scope names carry the optim_ prefix. */
+#include <math.h>
+#include <stdint.h>
+
+
+const char *dcr_optim_name(dcr_opt_type t)
+{
+    switch (t) {
+    case DCR_OPT_SGD: return "sgd";
+    case DCR_OPT_ADAM: return "adam";
+    case DCR_OPT_ADAMW: return "adamw";
+    }
+    return "?";
+}
+
+const char *dcr_sched_name(dcr_sched_type t)
+{
+    switch (t) {
+    case DCR_SCHED_CONSTANT: return "constant";
+    case DCR_SCHED_STEP: return "step";
+    case DCR_SCHED_COSINE: return "cosine";
+    }
+    return "?";
+}
+
+/* A finite number in [lo, hi) (hi_open) or [lo, hi]. */
+static int optim_in(double v, double lo, double hi, int hi_open)
+{
+    return isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
+}
+
+int dcr_optim_check(const dcr_optim *o, dcr_error *err)
+{
+    if (!o)
+        return dcr_fail(err, DCR_ERR_USAGE, "no optimizer given");
+    if ((unsigned)o->type > (unsigned)DCR_OPT_ADAMW)
+        return dcr_fail(err, DCR_ERR_USAGE, "unknown optimizer type %d", (int)o->type);
+    const char *name = dcr_optim_name(o->type);
+    int sgd = o->type == DCR_OPT_SGD;
+    if (sgd) {
+        if (!optim_in(o->momentum, 0, 1, 1))
+            return dcr_fail(err, DCR_ERR_USAGE, "momentum %g must be in [0, 1)", o->momentum);
+        if (o->nesterov != 0 && o->nesterov != 1)
+            return dcr_fail(err, DCR_ERR_USAGE, "nesterov %d must be 0 or 1", o->nesterov);
+        if (o->nesterov && !(o->momentum > 0))
+            return dcr_fail(err, DCR_ERR_USAGE, "nesterov needs a momentum > 0");
+        if (o->beta1 != 0 || o->beta2 != 0 || o->eps != 0)
+            return dcr_fail(err, DCR_ERR_USAGE, "betas and eps apply to adam and adamw, not sgd");
+    } else {
+        if (o->momentum != 0 || o->nesterov != 0)
+            return dcr_fail(err, DCR_ERR_USAGE, "momentum and nesterov apply to sgd, not %s", name);
+        if (!optim_in(o->beta1, 0, 1, 1) || !optim_in(o->beta2, 0, 1, 1))
+            return dcr_fail(err, DCR_ERR_USAGE, "betas (%g, %g) must each be in [0, 1)", o->beta1,
+                            o->beta2);
+        if (!(o->eps > 0) || !isfinite(o->eps))
+            return dcr_fail(err, DCR_ERR_USAGE, "eps %g must be a positive finite number", o->eps);
+    }
+    if (!optim_in(o->weight_decay, 0, INFINITY, 1))
+        return dcr_fail(err, DCR_ERR_USAGE, "weight_decay %g must be a finite number >= 0",
+                        o->weight_decay);
+    if (!optim_in(o->clip_norm, 0, INFINITY, 1))
+        return dcr_fail(err, DCR_ERR_USAGE, "clip_norm %g must be a finite number >= 0 (0: off)",
+                        o->clip_norm);
+    if ((unsigned)o->schedule > (unsigned)DCR_SCHED_COSINE)
+        return dcr_fail(err, DCR_ERR_USAGE, "unknown schedule %d", (int)o->schedule);
+    if (o->schedule == DCR_SCHED_STEP) {
+        if (o->step_epochs < 1)
+            return dcr_fail(err, DCR_ERR_USAGE, "step_epochs %d must be at least 1", o->step_epochs);
+        if (!(o->gamma > 0) || !isfinite(o->gamma))
+            return dcr_fail(err, DCR_ERR_USAGE, "gamma %g must be a positive finite number", o->gamma);
+    } else if (o->step_epochs != 0 || o->gamma != 0) {
+        return dcr_fail(err, DCR_ERR_USAGE, "step_epochs and gamma apply to the schedule step, not %s",
+                        dcr_sched_name(o->schedule));
+    }
+    if (o->schedule == DCR_SCHED_COSINE) {
+        if (!optim_in(o->min_lr, 0, INFINITY, 1))
+            return dcr_fail(err, DCR_ERR_USAGE, "min_lr %g must be a finite number >= 0", o->min_lr);
+    } else if (o->min_lr != 0) {
+        return dcr_fail(err, DCR_ERR_USAGE, "min_lr applies to the schedule cosine, not %s",
+                        dcr_sched_name(o->schedule));
+    }
+    if (o->warmup_steps < 0)
+        return dcr_fail(err, DCR_ERR_USAGE, "warmup_steps %d must be >= 0", o->warmup_steps);
+    return 0;
+}
+
+size_t dcr_optim_n_state(const dcr_optim *o, size_t n_params)
+{
+    if (o->type == DCR_OPT_SGD)
+        return o->momentum > 0 ? n_params : 0;
+    return n_params > SIZE_MAX / 2 ? SIZE_MAX : 2 * n_params;
+}
+
+/* The schedule is a function of the epoch (the rate stays the same within
+ * an epoch, as when torch's epoch schedulers step once per epoch), and the
+ * warm-up a factor on top of it, a function of the step:
+ *   constant  lr_e = base
+ *   step      lr_e = base gamma^floor(e / step_epochs)          (StepLR)
+ *   cosine    lr_e = min + (base - min) (1 + cos(pi e / E)) / 2  (CosineAnnealingLR,
+ *             T_max = E = total_epochs), and min for e >= E
+ *   lr = lr_e min(1, t / warmup_steps)
+ * with e = epoch0 the 0-based index of the epoch. */
+double dcr_optim_lr(const dcr_optim *o, double base_lr, uint64_t epoch0, uint64_t total_epochs,
+                    uint64_t t)
+{
+    double lr = base_lr;
+    switch (o->schedule) {
+    case DCR_SCHED_CONSTANT:
+        break;
+    case DCR_SCHED_STEP:
+        if (o->step_epochs > 0)
+            lr = base_lr * pow(o->gamma, (double)(epoch0 / (uint64_t)o->step_epochs));
+        break;
+    case DCR_SCHED_COSINE:
+        if (epoch0 >= total_epochs)
+            lr = o->min_lr;
+        else
+            lr = o->min_lr + (base_lr - o->min_lr) *
+                                 (1 + cos(3.141592653589793 * (double)epoch0 / (double)total_epochs)) / 2;
+        break;
+    }
+    if (o->warmup_steps > 0 && t < (uint64_t)o->warmup_steps)
+        lr = lr * ((double)t / (double)o->warmup_steps);
+    return lr;
+}
+
+double dcr_optim_clip(const dcr_optim *o, const void *grad_sum, size_t n, dcr_dtype t, int batch_n)
+{
+    if (!(o->clip_norm > 0) || batch_n < 1)
+        return 1;
+    double sum = 0;
+    if (t == DCR_F32) {
+        const float *g = grad_sum;
+        for (size_t i = 0; i < n; i++)
+            sum += (double)g[i] * (double)g[i];
+    } else {
+        const double *g = grad_sum;
+        for (size_t i = 0; i < n; i++)
+            sum += g[i] * g[i];
+    }
+    /* the norm of the mean gradient; torch: clip_coef = max_norm /
+     * (total_norm + 1e-6), clamped to at most 1 */
+    double norm = sqrt(sum) / (double)batch_n;
+    double f = o->clip_norm / (norm + 1e-6);
+    return f < 1 ? f : 1;
+}
+
+/* ==== deltac runtime: runtime/metrics.c ==== */
+/* metrics.c: what a trained network scores on a dataset: accuracy and a
+ * confusion matrix for classes, RMSE and MAE for values. File-scope names
+ * carry the met_ prefix (the runtime is pasted into standalone trainers). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#define MET_MAX_TABLE 100 /* classes beyond which the confusion matrix is not printed */
+
+void dcr_metrics_free(dcr_metrics *m)
+{
+    if (!m)
+        return;
+    free(m->confusion);
+    memset(m, 0, sizeof *m);
+}
+
+int dcr_metrics_from_outputs(dcr_metrics *out, const double *outputs, const dcr_dataset *d,
+                             dcr_error *err)
+{
+    if (!out)
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_metrics_from_outputs: bad arguments");
+    memset(out, 0, sizeof *out);
+    if (!outputs || !d || d->n_out < 1)
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_metrics_from_outputs: bad arguments");
+    if (d->n_rows == 0)
+        return dcr_fail(err, DCR_ERR_DATA, "cannot compute metrics on an empty dataset");
+    size_t n = d->n_rows, k = (size_t)d->n_out;
+    out->n_rows = n;
+    out->n_out = d->n_out;
+    out->accuracy = out->rmse = out->mae = -1;
+    if (d->label) {
+        size_t cells;
+        if (!dcr_mul_ok(&cells, k, k) || !(out->confusion = calloc(cells, sizeof *out->confusion)))
+            return dcr_fail(err, DCR_ERR_NOMEM, "out of memory for a %zu x %zu confusion matrix", k, k);
+        out->classify = 1;
+        size_t correct = 0;
+        for (size_t i = 0; i < n; i++) {
+            int t = d->label[i];
+            if (t < 0 || (size_t)t >= k) {
+                dcr_metrics_free(out);
+                return dcr_fail(err, DCR_ERR_DATA, "row %zu has class %d; there are %zu outputs", i + 1, t, k);
+            }
+            /* the first largest output, like numpy's argmax */
+            const double *o = outputs + i * k;
+            size_t p = 0;
+            for (size_t j = 1; j < k; j++)
+                if (o[j] > o[p])
+                    p = j;
+            out->confusion[(size_t)t * k + p]++;
+            correct += p == (size_t)t;
+        }
+        out->accuracy = (double)correct / (double)n;
+        return 0;
+    }
+    double ss = 0, sa = 0;
+    for (size_t i = 0; i < n * k; i++) {
+        double e = outputs[i] - d->y[i];
+        ss += e * e;
+        sa += fabs(e);
+    }
+    out->rmse = sqrt(ss / (double)(n * k));
+    out->mae = sa / (double)(n * k);
+    return 0;
+}
+
+int dcr_metrics_compute(dcr_metrics *out, const dcr_engine *e, const void *params,
+                        const dcr_dataset *d, dcr_error *err)
+{
+    if (!out)
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_metrics_compute: bad arguments");
+    memset(out, 0, sizeof *out);
+    if (!e || !e->arch || !e->forward || !e->loss_grad || !params || !d || !dcr_arch_valid(e->arch))
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_metrics_compute: bad arguments");
+    const dcr_arch *a = e->arch;
+    int n_in = a->sizes[0], n_out = a->sizes[a->n_layers];
+    if (d->n_in != n_in || d->n_out != n_out)
+        return dcr_fail(err, DCR_ERR_USAGE,
+                        "the data has %d features and %d targets per row; the network has %d inputs and "
+                        "%d outputs",
+                        d->n_in, d->n_out, n_in, n_out);
+    if (d->n_rows == 0)
+        return dcr_fail(err, DCR_ERR_DATA, "cannot compute metrics on an empty dataset");
+    size_t es = dcr_dtype_size(a->dtype), n = d->n_rows, nx, ny, gbytes;
+    if (!dcr_mul_ok(&nx, n, (size_t)n_in) || !dcr_mul_ok(&ny, n, (size_t)n_out))
+        return dcr_fail(err, DCR_ERR_LIMIT, "dataset of %zu rows is too large", n);
+    void *X = dcr_pack(d->x, nx, a->dtype);
+    void *Y = dcr_pack(d->y, ny, a->dtype);
+    /* calloc: loss_grad adds into it */
+    void *grad = dcr_mul_ok(&gbytes, dcr_arch_n_params(a), es) ? calloc(1, gbytes ? gbytes : 1) : NULL;
+    void *o = malloc((size_t)n_out * es);
+    double *outputs = malloc(ny * sizeof *outputs);
+    int rc = -1;
+    if (!X || !Y || !grad || !o || !outputs) {
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory computing metrics of %zu rows", n);
+        goto done;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *x = (const char *)X + i * (size_t)n_in * es;
+        sum += e->loss_grad(e->self, grad, params, x, (const char *)Y + i * (size_t)n_out * es);
+        e->forward(e->self, o, params, x);
+        for (int k = 0; k < n_out; k++)
+            outputs[i * (size_t)n_out + (size_t)k] =
+                a->dtype == DCR_F32 ? (double)((const float *)o)[k] : ((const double *)o)[k];
+    }
+    if (dcr_metrics_from_outputs(out, outputs, d, err))
+        goto done;
+    out->loss = sum / (double)n;
+    rc = 0;
+done:
+    free(X);
+    free(Y);
+    free(grad);
+    free(o);
+    free(outputs);
+    return rc;
+}
+
+static int met_digits(size_t v)
+{
+    int w = 1;
+    while (v >= 10) {
+        v /= 10;
+        w++;
+    }
+    return w;
+}
+
+void dcr_metrics_write(FILE *out, const dcr_metrics *m)
+{
+    if (!out || !m)
+        return;
+    if (!m->classify) {
+        fprintf(out, "rmse: %.6g\nmae: %.6g\n", m->rmse, m->mae);
+        return;
+    }
+    fprintf(out, "accuracy: %.2f %%\n", 100 * m->accuracy);
+    size_t k = (size_t)m->n_out;
+    if (!m->confusion)
+        return;
+    if (k > MET_MAX_TABLE) {
+        fprintf(out, "confusion matrix: not shown (%zu classes, more than %d)\n", k, MET_MAX_TABLE);
+        return;
+    }
+    size_t most = 0;
+    for (size_t i = 0; i < k * k; i++)
+        if (m->confusion[i] > most)
+            most = m->confusion[i];
+    int wl = met_digits(k - 1), w = met_digits(most);
+    if (w < wl)
+        w = wl;
+    fprintf(out, "confusion matrix (rows: true class, columns: predicted class):\n");
+    fprintf(out, "%*s", wl + 2, "");
+    for (size_t j = 0; j < k; j++)
+        fprintf(out, "  %*zu", w, j);
+    fputc('\n', out);
+    for (size_t i = 0; i < k; i++) {
+        fprintf(out, "  %*zu", wl, i);
+        for (size_t j = 0; j < k; j++)
+            fprintf(out, "  %*zu", w, m->confusion[i * k + j]);
+        fputc('\n', out);
+    }
+}
+
+/* ==== deltac runtime: runtime/progress.c ==== */
+/* progress.c: what training prints while it runs (docs/plots.md).
+ *
+ * On a terminal, a bar for the epoch under way, redrawn in place with '\r'
+ * at most every PROG_REDRAW seconds and wiped with spaces (no escape
+ * sequences) before anything else is printed:
+ *
+ *   epoch   3 [####............]  17,408/60,000  41,800 samples/s  ETA 0:00:01
+ *
+ * and, on terminals and elsewhere alike, one line per epoch (plus a line of
+ * mean |delta| per layer when they are traced), flushed at once. The epoch
+ * line's format is documented in docs/plots.md and tests rely on it.
+ *
+ * Like every runtime file, this one is also pasted into standalone trainers
+ * compiled as C99: file-scope names carry the prog_ prefix. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+#define PROG_REDRAW 0.1 /* seconds between two drawings of the bar */
+#define PROG_BAR 16     /* cells in the bar: the line stays within 80 columns */
+#define PROG_LINE 160   /* longest bar line */
+
+struct dcr_progress {
+    FILE *out;
+    int tty;
+    double last_draw;  /* when the bar was last drawn (or the object made) */
+    size_t shown;      /* characters of the bar on screen now; 0: none */
+    uint64_t epoch;    /* the epoch the batch counts belong to */
+    int have_epoch;
+    double t_mark;     /* when the previous epoch ended (or the object was made) */
+    int has_mark;      /* t_mark not yet used by an epoch */
+    double t_start;    /* start of the rate measurement for this epoch */
+    size_t done_start; /* samples done at t_start */
+};
+
+static double prog_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* v with a comma every three digits */
+static void prog_group(char *buf, size_t size, unsigned long long v)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%llu", v);
+    size_t j = 0;
+    for (int i = 0; i < n && j + 1 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && j + 2 < size)
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+}
+
+dcr_progress *dcr_progress_new(FILE *out, int tty)
+{
+    dcr_progress *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->out = out;
+    p->tty = tty != 0;
+    p->t_mark = p->last_draw = prog_now();
+    p->has_mark = 1;
+    return p;
+}
+
+/* wipes the bar off the terminal line */
+static void prog_clear(dcr_progress *p)
+{
+    if (!p->shown)
+        return;
+    fputc('\r', p->out);
+    for (size_t i = 0; i < p->shown; i++)
+        fputc(' ', p->out);
+    fputc('\r', p->out);
+    p->shown = 0;
+}
+
+void dcr_progress_batch(dcr_progress *p, uint64_t epoch, size_t done, size_t total)
+{
+    if (!p || !p->out || !p->tty || total == 0)
+        return;
+    double t = prog_now();
+    if (!p->have_epoch || epoch != p->epoch || done < p->done_start) {
+        /* a new epoch: measure from the end of the previous one when we saw
+         * it end, else from this first report */
+        p->have_epoch = 1;
+        p->epoch = epoch;
+        if (p->has_mark) {
+            p->t_start = p->t_mark;
+            p->done_start = 0;
+            p->has_mark = 0;
+        } else {
+            p->t_start = t;
+            p->done_start = done;
+        }
+    }
+    if (t - p->last_draw < PROG_REDRAW)
+        return;
+    p->last_draw = t;
+    if (done > total)
+        done = total;
+
+    char line[PROG_LINE], sdone[32], stotal[32], srate[32], seta[32];
+    char bar[PROG_BAR + 1];
+    size_t fill = (size_t)((double)done / (double)total * PROG_BAR);
+    for (size_t i = 0; i < PROG_BAR; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[PROG_BAR] = '\0';
+    prog_group(sdone, sizeof sdone, (unsigned long long)done);
+    prog_group(stotal, sizeof stotal, (unsigned long long)total);
+    double dt = t - p->t_start, rate = dt > 0 ? (double)(done - p->done_start) / dt : 0;
+    if (rate > 0 && rate < 1e18) {
+        prog_group(srate, sizeof srate, (unsigned long long)(rate + 0.5));
+        double eta = (double)(total - done) / rate;
+        if (eta < 360000) {
+            unsigned long s = (unsigned long)(eta + 0.5);
+            snprintf(seta, sizeof seta, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+        } else {
+            snprintf(seta, sizeof seta, "--:--:--");
+        }
+    } else {
+        snprintf(srate, sizeof srate, "--");
+        snprintf(seta, sizeof seta, "--:--:--");
+    }
+    int n = snprintf(line, sizeof line, "epoch %3llu [%s]  %s/%s  %s samples/s  ETA %s",
+                     (unsigned long long)epoch, bar, sdone, stotal, srate, seta);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    fputc('\r', p->out);
+    fputs(line, p->out);
+    for (size_t i = len; i < p->shown; i++) /* the rest of a longer, older bar */
+        fputc(' ', p->out);
+    p->shown = len > p->shown ? len : p->shown;
+    fflush(p->out);
+}
+
+void dcr_progress_epoch(dcr_progress *p, const dcr_epoch_stats *s, int classify, int n_layers)
+{
+    if (!p || !p->out || !s)
+        return;
+    FILE *o = p->out;
+    prog_clear(p);
+    fprintf(o, "epoch %4llu  loss %.6f", (unsigned long long)s->epoch, s->train_loss);
+    if (classify && s->train_acc >= 0)
+        fprintf(o, "  train acc %.4f", s->train_acc);
+    if (s->has_val) {
+        fprintf(o, "  val loss %.6f", s->val_loss);
+        if (classify && s->val_acc >= 0)
+            fprintf(o, "  val acc %.4f", s->val_acc);
+    }
+    if (s->has_test) {
+        fprintf(o, "  test loss %.6f", s->test_loss);
+        if (classify && s->test_acc >= 0)
+            fprintf(o, "  test acc %.4f", s->test_acc);
+    }
+    fprintf(o, "  lr %g  (%.1f ms)\n", s->lr, 1e3 * s->seconds);
+    if (s->has_deltas && n_layers > 0) {
+        if (n_layers > DCR_MAX_LAYERS)
+            n_layers = DCR_MAX_LAYERS;
+        fputs("           |d|", o);
+        for (int l = 1; l <= n_layers; l++)
+            fprintf(o, " %.2e", s->delta_mean[l]);
+        fputc('\n', o);
+    }
+    fflush(o);
+    /* the next epoch starts now */
+    p->t_mark = prog_now();
+    p->has_mark = 1;
+    p->have_epoch = 0;
+}
+
+void dcr_progress_free(dcr_progress *p)
+{
+    if (!p)
+        return;
+    if (p->out) {
+        prog_clear(p);
+        fflush(p->out);
+    }
+    free(p);
+}
+
+/* ==== deltac runtime: runtime/plot.c ==== */
+/* plot.c: the per-epoch history, its CSV log and its SVG plot
+ * (docs/plots.md).
+ *
+ * Both files are built in memory with snprintf into a growing buffer and
+ * written with dcr_write_atomic. The SVG is self-contained (no external
+ * fonts, style sheets or scripts): up to three panels stacked above each
+ * other, sharing the epoch axis:
+ *
+ *   loss      training, validation and test loss, linear y axis
+ *   accuracy  the same accuracies, when the history is a classification's
+ *   mean |d|  the mean |delta| of every layer, log y axis, when traced
+ *
+ * each with a frame, grid lines, ticks at "nice" values (1, 2 or 5 times a
+ * power of ten; whole decades on the log axis), axis titles and a legend to
+ * the right of the plot area, where it never covers a curve. Values that
+ * are NaN or infinite (and values <= 0 on the log axis) are left out of
+ * their curve; magnitudes beyond 1e300 are clamped.
+ *
+ * Like every runtime file, this one is also pasted into standalone trainers
+ * compiled as C99: file-scope names carry the plot_ prefix. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+/* ---- history ------------------------------------------------------------------ */
+
+int dcr_history_add(dcr_history *h, const dcr_epoch_stats *s, dcr_error *err)
+{
+    if (!h || !s)
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_history_add: no history or no record");
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap : 32, bytes;
+        if (h->cap && !dcr_mul_ok(&cap, h->cap, 2))
+            return dcr_fail(err, DCR_ERR_LIMIT, "the training history is too long");
+        if (!dcr_mul_ok(&bytes, cap, sizeof *h->v))
+            return dcr_fail(err, DCR_ERR_LIMIT, "the training history is too long");
+        dcr_epoch_stats *v = realloc(h->v, bytes);
+        if (!v)
+            return dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the training history (%zu epochs)", cap);
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = *s;
+    return 0;
+}
+
+void dcr_history_free(dcr_history *h)
+{
+    if (!h)
+        return;
+    free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
+/* ---- a growing text buffer -------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed; /* out of memory: everything after is dropped */
+} plot_buf;
+
+static int plot_reserve(plot_buf *b, size_t more)
+{
+    if (b->failed)
+        return -1;
+    size_t need;
+    if (!dcr_add_ok(&need, b->len, more + 1)) {
+        b->failed = 1;
+        return -1;
+    }
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need) {
+        if (!dcr_mul_ok(&cap, cap, 2)) {
+            b->failed = 1;
+            return -1;
+        }
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void plot_printf(plot_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void plot_printf(plot_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return;
+    }
+    if (plot_reserve(b, (size_t)n))
+        return;
+    if ((size_t)n < sizeof small) {
+        memcpy(b->p + b->len, small, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+}
+
+static void plot_puts(plot_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (plot_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0. */
+static size_t plot_utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    unsigned long cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+        return 0;
+    return n;
+}
+
+/* s as XML character data or attribute text: markup characters as
+ * entities, control characters (not allowed in XML 1.0) and bytes that are
+ * not UTF-8 as '?', at most max characters (then an ellipsis). Returns the
+ * characters in s; with b NULL only counts them. */
+static size_t plot_escape_n(plot_buf *b, const char *s, size_t max)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t chars = 0;
+    while (*u) {
+        size_t n = plot_utf8_len(u);
+        if (n == 0)
+            n = 1;
+        if (b && chars == max) {
+            plot_puts(b, "&#8230;");
+            b = NULL;
+        }
+        chars++;
+        if (!b) {
+            u += n;
+            continue;
+        }
+        switch (*u) {
+        case '<': plot_puts(b, "&lt;"); break;
+        case '>': plot_puts(b, "&gt;"); break;
+        case '&': plot_puts(b, "&amp;"); break;
+        case '"': plot_puts(b, "&quot;"); break;
+        case '\'': plot_puts(b, "&apos;"); break;
+        case '\n':
+        case '\r': plot_puts(b, " "); break;
+        default:
+            if (plot_utf8_len(u) == 0 || (*u < 0x20 && *u != '\t') || *u == 0x7f) {
+                plot_puts(b, "?");
+            } else if (!plot_reserve(b, n)) {
+                memcpy(b->p + b->len, u, n);
+                b->len += n;
+                b->p[b->len] = '\0';
+            }
+            break;
+        }
+        u += n;
+    }
+    return chars;
+}
+
+static void plot_escape(plot_buf *b, const char *s)
+{
+    plot_escape_n(b, s, (size_t)-1);
+}
+
+/* ---- the CSV log -------------------------------------------------------------------- */
+
+static void plot_csv_num(plot_buf *b, int present, double v)
+{
+    if (present)
+        plot_printf(b, ",%.9g", v);
+    else
+        plot_puts(b, ",");
+}
+
+static int plot_n_layers(const dcr_history *h)
+{
+    int L = h->n_layers;
+    if (L < 0)
+        L = 0;
+    if (L > DCR_MAX_LAYERS)
+        L = DCR_MAX_LAYERS;
+    return L;
+}
+
+static int plot_any_deltas(const dcr_history *h)
+{
+    if (plot_n_layers(h) == 0)
+        return 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].has_deltas)
+            return 1;
+    return 0;
+}
+
+static int plot_finish(plot_buf *b, const char *path, const char *what, dcr_error *err)
+{
+    if (b->failed) {
+        free(b->p);
+        return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory while writing the %s", path, what);
+    }
+    int rc = dcr_write_atomic(path, b->p, b->len, err);
+    free(b->p);
+    return rc;
+}
+
+int dcr_log_write_csv(const char *path, const dcr_history *h, dcr_error *err)
+{
+    if (!path || !h)
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_log_write_csv: no path or no history");
+    int L = plot_any_deltas(h) ? plot_n_layers(h) : 0;
+    plot_buf b = {NULL, 0, 0, 0};
+    plot_puts(&b, "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds");
+    for (int l = 1; l <= L; l++)
+        plot_printf(&b, ",delta_%d", l);
+    plot_puts(&b, "\n");
+    for (size_t i = 0; i < h->n; i++) {
+        const dcr_epoch_stats *s = &h->v[i];
+        int acc = h->classify != 0;
+        plot_printf(&b, "%llu", (unsigned long long)s->epoch);
+        plot_csv_num(&b, 1, s->lr);
+        plot_csv_num(&b, 1, s->train_loss);
+        plot_csv_num(&b, acc && s->train_acc >= 0, s->train_acc);
+        plot_csv_num(&b, s->has_val, s->val_loss);
+        plot_csv_num(&b, s->has_val && acc && s->val_acc >= 0, s->val_acc);
+        plot_csv_num(&b, s->has_test, s->test_loss);
+        plot_csv_num(&b, s->has_test && acc && s->test_acc >= 0, s->test_acc);
+        plot_csv_num(&b, 1, s->seconds);
+        for (int l = 1; l <= L; l++)
+            plot_csv_num(&b, s->has_deltas, s->delta_mean[l]);
+        plot_puts(&b, "\n");
+    }
+    return plot_finish(&b, path, "log", err);
+}
+
+/* ---- the SVG plot ------------------------------------------------------------------- */
+
+/* geometry, in SVG user units (pixels) */
+#define PLOT_LEFT 86       /* left of the plot areas: y tick labels and title */
+#define PLOT_W 620         /* width of a plot area */
+#define PLOT_H 220         /* height of a plot area */
+#define PLOT_TOP 46        /* the title's band */
+#define PLOT_HEAD 26       /* a panel's heading, above its plot area */
+#define PLOT_FOOT 46       /* x tick labels and the axis title, below a plot area */
+#define PLOT_GAP 14        /* between panels */
+#define PLOT_LEG_GAP 22    /* between a plot area and its legend */
+#define PLOT_LEG_ROW 18    /* legend line height */
+#define PLOT_LEG_COL 96    /* legend column width */
+#define PLOT_MARGIN 16     /* right and bottom */
+#define PLOT_MARKERS 25    /* dots on the points when there are at most this many epochs */
+#define PLOT_MAX_SERIES (DCR_MAX_LAYERS + 1)
+#define PLOT_HUGE 1e300    /* larger magnitudes are clamped */
+
+enum { PLOT_TRAIN_LOSS, PLOT_VAL_LOSS, PLOT_TEST_LOSS, PLOT_TRAIN_ACC, PLOT_VAL_ACC, PLOT_TEST_ACC,
+       PLOT_DELTA };
+
+static const char *const plot_colors[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+static const char *const plot_dashes[4] = {NULL, "7 4", "2 3", "10 3 2 3"};
+
+typedef struct {
+    char name[24];
+    int kind, layer;
+    const char *color, *dash;
+} plot_series;
+
+typedef struct {
+    const char *heading, *ytitle;
+    int log;
+    int unit; /* values in [0, 1]: so is the axis */
+    int n;
+    plot_series s[PLOT_MAX_SERIES];
+} plot_panel;
+
+/* the value of a series at record s, or NAN when it has none there */
+static double plot_value(const dcr_history *h, const dcr_epoch_stats *s, int kind, int layer)
+{
+    int acc = h->classify != 0;
+    double v = NAN;
+    switch (kind) {
+    case PLOT_TRAIN_LOSS: v = s->train_loss; break;
+    case PLOT_VAL_LOSS: v = s->has_val ? s->val_loss : NAN; break;
+    case PLOT_TEST_LOSS: v = s->has_test ? s->test_loss : NAN; break;
+    case PLOT_TRAIN_ACC: v = acc && s->train_acc >= 0 ? s->train_acc : NAN; break;
+    case PLOT_VAL_ACC: v = acc && s->has_val && s->val_acc >= 0 ? s->val_acc : NAN; break;
+    case PLOT_TEST_ACC: v = acc && s->has_test && s->test_acc >= 0 ? s->test_acc : NAN; break;
+    case PLOT_DELTA:
+        v = s->has_deltas && layer >= 1 && layer <= plot_n_layers(h) ? s->delta_mean[layer] : NAN;
+        if (!(v > 0)) /* nothing at or below zero on a log axis */
+            v = NAN;
+        break;
+    default: break;
+    }
+    if (!isfinite(v))
+        return NAN;
+    return v;
+}
+
+static size_t plot_count(const dcr_history *h, int kind, int layer)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (!isnan(plot_value(h, &h->v[i], kind, layer)))
+            n++;
+    return n;
+}
+
+static void plot_add(plot_panel *p, const dcr_history *h, int kind, int layer, const char *name,
+                     const char *color, const char *dash)
+{
+    if (p->n >= PLOT_MAX_SERIES || plot_count(h, kind, layer) == 0)
+        return;
+    plot_series *s = &p->s[p->n++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->kind = kind;
+    s->layer = layer;
+    s->color = color;
+    s->dash = dash;
+}
+
+static double plot_clamp(double v)
+{
+    return v > PLOT_HUGE ? PLOT_HUGE : v < -PLOT_HUGE ? -PLOT_HUGE : v;
+}
+
+/* 1, 2 or 5 times a power of ten near x > 0: the nearest when nearest,
+ * else the next at or above */
+static double plot_nice(double x, int nearest)
+{
+    double e = floor(log10(x)), p = pow(10, e), f = x / p, n;
+    if (nearest)
+        n = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+    else
+        n = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+    return n * p;
+}
+
+/* An axis: lo..hi in data units (log10 of them on a log axis), ticks
+ * first, first + step, ... up to hi. */
+typedef struct {
+    double lo, hi, step;
+    int log;
+    int exp_fmt;  /* labels as 1.5e+07 */
+    int digits;   /* decimals (or mantissa digits with exp_fmt) */
+} plot_axis;
+
+/* a linear axis around data in [lo, hi] with about `want` intervals */
+static void plot_linear_axis(plot_axis *a, double lo, double hi, int want, int integer)
+{
+    memset(a, 0, sizeof *a);
+    double mag = fmax(fabs(lo), fabs(hi));
+    if (!(hi - lo > 1e-290) || hi - lo <= mag * 1e-9) { /* constant, for the axis */
+        double m = lo / 2 + hi / 2, d = fabs(m) * 0.1;
+        if (m == 0 && !integer) {
+            lo = 0;
+            hi = 1;
+        } else if (d < 1e-290) {
+            lo = m - 1;
+            hi = m + 1;
+        } else {
+            lo = m - d;
+            hi = m + d;
+        }
+    }
+    double step = plot_nice(plot_nice(hi - lo, 0) / want, 1);
+    if (integer && step < 1)
+        step = 1;
+    a->lo = floor(lo / step) * step;
+    a->hi = ceil(hi / step) * step;
+    if (a->hi <= a->lo)
+        a->hi = a->lo + step;
+    a->step = step;
+    int ks = (int)floor(log10(step) + 1e-9);
+    double top = fmax(fabs(a->lo), fabs(a->hi));
+    if (top >= 1e6 || top < 1e-4) {
+        a->exp_fmt = 1;
+        int d = (int)floor(log10(top) + 1e-9) - ks;
+        a->digits = d < 0 ? 0 : d > 8 ? 8 : d;
+    } else {
+        a->digits = ks >= 0 ? 0 : -ks > 10 ? 10 : -ks;
+    }
+}
+
+/* a log axis (in decades) around positive data in [lo, hi] */
+static void plot_log_axis(plot_axis *a, double lo, double hi)
+{
+    memset(a, 0, sizeof *a);
+    a->log = 1;
+    double l0 = floor(log10(lo) + 1e-9), l1 = ceil(log10(hi) - 1e-9);
+    if (l1 <= l0) {
+        l0 -= 1;
+        l1 += 1;
+    }
+    double k = ceil((l1 - l0) / 8);
+    if (k < 1)
+        k = 1;
+    a->lo = floor(l0 / k) * k;
+    a->hi = ceil(l1 / k) * k;
+    a->step = k;
+}
+
+/* m 10^e on log axis a: written out within 0.01 .. 1000, else with a
+ * superscript exponent */
+static void plot_log_label(plot_buf *b, const plot_axis *a, int e, int m)
+{
+    if (a->lo >= -2 && a->hi <= 3) {
+        plot_printf(b, "%.*f", e < 0 ? -e : 0, m * pow(10, e));
+        return;
+    }
+    if (m != 1)
+        plot_printf(b, "%d&#215;", m);
+    plot_puts(b, "10<tspan dy=\"-6\" font-size=\"9\">");
+    if (e < 0)
+        plot_printf(b, "&#8722;%d", -e);
+    else
+        plot_printf(b, "%d", e);
+    plot_puts(b, "</tspan>");
+}
+
+static void plot_tick_label(plot_buf *b, const plot_axis *a, double v, double x, double y,
+                            const char *anchor)
+{
+    plot_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", x, y, anchor);
+    if (a->log) {
+        plot_log_label(b, a, (int)floor(v + 0.5), 1);
+    } else {
+        if (fabs(v) < a->step * 1e-6)
+            v = 0;
+        char t[48];
+        if (a->exp_fmt)
+            snprintf(t, sizeof t, "%.*e", a->digits, v);
+        else
+            snprintf(t, sizeof t, "%.*f", a->digits, v);
+        plot_puts(b, t[0] == '-' ? "&#8722;" : "");
+        plot_puts(b, t[0] == '-' ? t + 1 : t);
+    }
+    plot_puts(b, "</text>\n");
+}
+
+/* pixel of data value v on axis a spanning [p0, p1] pixels */
+static double plot_px(const plot_axis *a, double v, double p0, double p1)
+{
+    if (a->log)
+        v = log10(v);
+    else
+        v = plot_clamp(v);
+    double t = (v - a->lo) / (a->hi - a->lo);
+    if (!(t >= 0))
+        t = 0;
+    if (t > 1)
+        t = 1;
+    return p0 + t * (p1 - p0);
+}
+
+static void plot_stroke(plot_buf *b, const plot_series *s)
+{
+    plot_printf(b, "stroke=\"%s\" stroke-width=\"2\"", s->color);
+    if (s->dash)
+        plot_printf(b, " stroke-dasharray=\"%s\"", s->dash);
+}
+
+/* legend size for n entries beside a plot area */
+static int plot_leg_rows(void)
+{
+    return (PLOT_H - 8) / PLOT_LEG_ROW;
+}
+
+static int plot_leg_width(int n)
+{
+    int rows = plot_leg_rows(), cols = (n + rows - 1) / rows;
+    return cols * PLOT_LEG_COL;
+}
+
+static void plot_draw_panel(plot_buf *b, const dcr_history *h, const plot_panel *p, double top,
+                            const plot_axis *ax)
+{
+    double x0 = PLOT_LEFT, x1 = PLOT_LEFT + PLOT_W, y0 = top + PLOT_HEAD, y1 = y0 + PLOT_H;
+
+    /* the y axis from the data */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < p->n; k++)
+        for (size_t i = 0; i < h->n; i++) {
+            double v = plot_value(h, &h->v[i], p->s[k].kind, p->s[k].layer);
+            if (isnan(v))
+                continue;
+            v = p->log ? v : plot_clamp(v);
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+    int empty = !(lo <= hi);
+    plot_axis ay;
+    if (p->log)
+        plot_log_axis(&ay, empty ? 1e-3 : lo, empty ? 1 : hi);
+    else
+        plot_linear_axis(&ay, empty ? 0 : lo, empty ? 1 : hi, 5, 0);
+    if (p->unit && !empty) { /* 1 and 0 are multiples of every step */
+        if (ay.hi > 1 && hi <= 1)
+            ay.hi = 1;
+        if (ay.lo < 0 && lo >= 0)
+            ay.lo = 0;
+    }
+
+    plot_printf(b, "<g>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" font-weight=\"bold\">%s</text>\n", x0,
+                top + 17, p->heading);
+    plot_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"#fbfbfb\" stroke=\"none\"/>\n",
+                x0, y0, PLOT_W, PLOT_H);
+
+    /* grid lines and y ticks */
+    plot_puts(b, "<g stroke=\"#e2e2e2\" stroke-width=\"1\">\n");
+    int ny = (int)floor((ay.hi - ay.lo) / ay.step + 0.5);
+    for (int i = 0; i <= ny; i++) {
+        double y = y1 - (double)i / ny * PLOT_H;
+        plot_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x0, y, x1, y);
+    }
+    int nx = (int)floor((ax->hi - ax->lo) / ax->step + 0.5);
+    for (int i = 0; i <= nx; i++) {
+        double x = x0 + (double)i / nx * PLOT_W;
+        plot_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x, y0, x, y1);
+    }
+    plot_puts(b, "</g>\n");
+    /* minor ticks on a log axis of single decades */
+    int minor = p->log && ay.step == 1 && ny <= 10;
+    if (minor) {
+        plot_puts(b, "<g stroke=\"#555\" stroke-width=\"1\">\n");
+        for (int i = 0; i < ny; i++)
+            for (int m = 2; m <= 9; m++) {
+                double y = y1 - (i + log10(m)) / ny * PLOT_H;
+                plot_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x0 - 3, y, x0, y);
+            }
+        plot_puts(b, "</g>\n");
+        if (ny <= 2) { /* few decades: label 2 and 5 times each too */
+            plot_puts(b, "<g fill=\"#222\">\n");
+            for (int i = 0; i < ny; i++)
+                for (int m = 2; m <= 5; m += 3) {
+                    double y = y1 - (i + log10(m)) / ny * PLOT_H;
+                    plot_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 9, y + 4);
+                    plot_log_label(b, &ay, (int)floor(ay.lo + i + 0.5), m);
+                    plot_puts(b, "</text>\n");
+                }
+            plot_puts(b, "</g>\n");
+        }
+    }
+    /* the frame and the major tick marks */
+    plot_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\"/>\n",
+                x0, y0, PLOT_W, PLOT_H);
+    plot_puts(b, "<g stroke=\"#333\" stroke-width=\"1\">\n");
+    for (int i = 0; i <= ny; i++) {
+        double y = y1 - (double)i / ny * PLOT_H;
+        plot_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x0 - 6, y, x0, y);
+    }
+    for (int i = 0; i <= nx; i++) {
+        double x = x0 + (double)i / nx * PLOT_W;
+        plot_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x, y1, x, y1 + 6);
+    }
+    plot_puts(b, "</g>\n<g fill=\"#222\">\n");
+    for (int i = 0; i <= ny; i++)
+        plot_tick_label(b, &ay, ay.lo + i * ay.step, x0 - 9, y1 - (double)i / ny * PLOT_H + 4, "end");
+    for (int i = 0; i <= nx; i++)
+        plot_tick_label(b, ax, ax->lo + i * ax->step, x0 + (double)i / nx * PLOT_W, y1 + 20, "middle");
+    plot_puts(b, "</g>\n");
+    /* axis titles */
+    plot_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">epoch</text>\n",
+                x0 + PLOT_W / 2.0, y1 + 39);
+    plot_printf(b,
+                "<text transform=\"translate(%d,%.1f) rotate(-90)\" text-anchor=\"middle\" "
+                "font-size=\"13\">%s</text>\n",
+                18, y0 + PLOT_H / 2.0, p->ytitle);
+    if (empty)
+        plot_printf(b,
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"14\" "
+                    "fill=\"#888\">no data</text>\n",
+                    x0 + PLOT_W / 2.0, y0 + PLOT_H / 2.0);
+
+    /* the curves */
+    for (int k = 0; k < p->n; k++) {
+        const plot_series *s = &p->s[k];
+        plot_puts(b, "<polyline fill=\"none\" ");
+        plot_stroke(b, s);
+        plot_puts(b, " stroke-linejoin=\"round\" points=\"");
+        int first = 1;
+        for (size_t i = 0; i < h->n; i++) {
+            double v = plot_value(h, &h->v[i], s->kind, s->layer);
+            if (isnan(v))
+                continue;
+            plot_printf(b, "%s%.1f,%.1f", first ? "" : " ", plot_px(ax, (double)h->v[i].epoch, x0, x1),
+                        plot_px(&ay, v, y1, y0));
+            first = 0;
+        }
+        plot_puts(b, "\"/>\n");
+        if (h->n <= PLOT_MARKERS || plot_count(h, s->kind, s->layer) == 1) {
+            plot_printf(b, "<g fill=\"%s\">", s->color);
+            for (size_t i = 0; i < h->n; i++) {
+                double v = plot_value(h, &h->v[i], s->kind, s->layer);
+                if (!isnan(v))
+                    plot_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>",
+                                plot_px(ax, (double)h->v[i].epoch, x0, x1), plot_px(&ay, v, y1, y0));
+            }
+            plot_puts(b, "</g>\n");
+        }
+    }
+
+    /* the legend */
+    int rows = plot_leg_rows();
+    for (int k = 0; k < p->n; k++) {
+        double lx = x1 + PLOT_LEG_GAP + (k / rows) * PLOT_LEG_COL;
+        double ly = y0 + 12 + (k % rows) * PLOT_LEG_ROW;
+        plot_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" ", lx, ly - 4, lx + 26, ly - 4);
+        plot_stroke(b, &p->s[k]);
+        plot_printf(b, "/>\n<text x=\"%.1f\" y=\"%.1f\">", lx + 32, ly);
+        plot_escape(b, p->s[k].name);
+        plot_puts(b, "</text>\n");
+    }
+    plot_puts(b, "</g>\n");
+}
+
+int dcr_plot_write_svg(const char *path, const dcr_history *h, const char *title, dcr_error *err)
+{
+    if (!path || !h)
+        return dcr_fail(err, DCR_ERR_USAGE, "dcr_plot_write_svg: no path or no history");
+    plot_panel *pl = calloc(3, sizeof *pl); /* loss, accuracy, deltas */
+    if (!pl)
+        return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory while writing the plot", path);
+    int np = 0;
+
+    plot_panel *p = &pl[np++];
+    p->heading = "Loss";
+    p->ytitle = "loss";
+    plot_add(p, h, PLOT_TRAIN_LOSS, 0, "training", plot_colors[0], plot_dashes[0]);
+    plot_add(p, h, PLOT_VAL_LOSS, 0, "validation", plot_colors[1], plot_dashes[1]);
+    plot_add(p, h, PLOT_TEST_LOSS, 0, "test", plot_colors[2], plot_dashes[3]);
+    if (h->classify) {
+        p = &pl[np];
+        p->heading = "Accuracy";
+        p->ytitle = "accuracy";
+        p->unit = 1;
+        plot_add(p, h, PLOT_TRAIN_ACC, 0, "training", plot_colors[0], plot_dashes[0]);
+        plot_add(p, h, PLOT_VAL_ACC, 0, "validation", plot_colors[1], plot_dashes[1]);
+        plot_add(p, h, PLOT_TEST_ACC, 0, "test", plot_colors[2], plot_dashes[3]);
+        if (p->n)
+            np++;
+    }
+    p = &pl[np];
+    p->heading = "Mean |&#948;| per layer (log scale)";
+    p->ytitle = "mean |&#948;|";
+    p->log = 1;
+    for (int l = 1; l <= plot_n_layers(h); l++) {
+        char name[24];
+        snprintf(name, sizeof name, "layer %d", l);
+        plot_add(p, h, PLOT_DELTA, l, name, plot_colors[(l - 1) % 10], plot_dashes[(l - 1) / 10 % 4]);
+    }
+    if (p->n)
+        np++;
+
+    /* the shared epoch axis */
+    double elo = INFINITY, ehi = -INFINITY;
+    for (size_t i = 0; i < h->n; i++) {
+        elo = fmin(elo, (double)h->v[i].epoch);
+        ehi = fmax(ehi, (double)h->v[i].epoch);
+    }
+    if (!(elo <= ehi))
+        elo = ehi = 1;
+    plot_axis ax;
+    plot_linear_axis(&ax, elo, ehi, 6, 1);
+    if (ax.lo < 0) {
+        ax.hi -= ax.lo;
+        ax.lo = 0;
+    }
+
+    int leg = 0;
+    for (int i = 0; i < np; i++) {
+        int w = plot_leg_width(pl[i].n);
+        leg = w > leg ? w : leg;
+    }
+    int width = PLOT_LEFT + PLOT_W + PLOT_LEG_GAP + (leg ? leg : PLOT_LEG_COL) + PLOT_MARGIN;
+    int height = PLOT_TOP + np * (PLOT_HEAD + PLOT_H + PLOT_FOOT) + (np - 1) * PLOT_GAP + PLOT_MARGIN;
+
+    plot_buf b = {NULL, 0, 0, 0};
+    plot_printf(&b,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
+                width, height, width, height);
+    const char *t = title && *title ? title : "deltac training";
+    plot_puts(&b, "<title>");
+    plot_escape(&b, t);
+    plot_puts(&b, "</title>\n");
+    plot_puts(&b, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+    /* a title too long for the picture gets a smaller font, then an
+     * ellipsis (a bold character is about 0.62 em wide, 'x' 0.66, 'W' 1) */
+    double avail = width - 2 * PLOT_MARGIN, fs = 17;
+    size_t chars = plot_escape_n(NULL, t, 0), max = (size_t)-1;
+    if (chars * 0.62 * fs > avail) {
+        fs = avail / (chars * 0.62);
+        if (fs < 11) {
+            fs = 11;
+            max = (size_t)(avail / (0.72 * fs)) - 1;
+        }
+    }
+    plot_printf(&b, "<text x=\"%.1f\" y=\"30\" text-anchor=\"middle\" font-size=\"%.1f\" font-weight=\"bold\">",
+                width / 2.0, fs);
+    plot_escape_n(&b, t, max);
+    plot_puts(&b, "</text>\n");
+
+    for (int i = 0; i < np; i++)
+        plot_draw_panel(&b, h, &pl[i], PLOT_TOP + i * (PLOT_HEAD + PLOT_H + PLOT_FOOT + PLOT_GAP), &ax);
+    plot_puts(&b, "</svg>\n");
+    free(pl);
+    return plot_finish(&b, path, "plot", err);
 }
 
 /* ==== deltac runtime: runtime/train.c ==== */
@@ -2548,18 +4023,81 @@ double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X
     return loss;
 }
 
-int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
-              const dcr_dataset *test, const dcr_train_opts *o, dcr_train_state *state,
-              dcr_epoch_fn on_epoch, void *user, dcr_error *err)
+/* The first non-finite element of v[off, off + n), as an index from off,
+ * or n when all are finite. Compares the exponent bits (all ones: NaN or
+ * infinite), which is cheap enough to run after every batch. */
+static size_t first_nonfinite(const void *v, size_t off, size_t n, dcr_dtype t)
 {
+    if (t == DCR_F32) {
+        const float *f = (const float *)v + off;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, f + i, sizeof u);
+            if ((u & 0x7f800000u) == 0x7f800000u)
+                return i;
+        }
+    } else {
+        const double *d = (const double *)v + off;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u;
+            memcpy(&u, d + i, sizeof u);
+            if ((u & UINT64_C(0x7ff0000000000000)) == UINT64_C(0x7ff0000000000000))
+                return i;
+        }
+    }
+    return n;
+}
+
+/* Scans the gradient sum layer by layer, W(l) then b(l), and fails naming
+ * the first layer with a NaN or infinite element. */
+static int check_grad(const dcr_arch *a, const void *grad, uint64_t ep, size_t batch, dcr_error *err)
+{
+    for (int l = 1; l <= a->n_layers; l++) {
+        size_t nw = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1], nb = (size_t)a->sizes[l];
+        size_t off[2] = {dcr_arch_w_offset(a, l), dcr_arch_b_offset(a, l)}, n[2] = {nw, nb};
+        for (int k = 0; k < 2; k++) {
+            size_t i = first_nonfinite(grad, off[k], n[k], a->dtype);
+            if (i == n[k])
+                continue;
+            double v = get(grad, off[k] + i, a->dtype);
+            return dcr_fail(err, DCR_ERR_TRAIN,
+                            "epoch %llu, batch %zu: the gradient of layer %d (%c%d) is %s; lower the "
+                            "learning rate",
+                            (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
+                            isnan(v) ? "NaN" : "infinite");
+        }
+    }
+    return 0;
+}
+
+/* What early stopping keeps of the best epoch so far. */
+typedef struct {
+    uint64_t epoch; /* 0: none yet */
+    double val_loss;
+    int since;      /* epochs since it, without improvement */
+    void *params;   /* [n_params] */
+    void *opt;      /* [n_state]; NULL when 0 */
+    dcr_train_state st;
+} train_best;
+
+int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
+              const dcr_dataset *val, const dcr_dataset *test, const dcr_train_opts *o,
+              dcr_train_state *state, const dcr_train_hooks *hooks, dcr_train_result *result,
+              dcr_error *err)
+{
+    if (result)
+        memset(result, 0, sizeof *result);
     if (!params || !train || !o)
         return dcr_fail(err, DCR_ERR_USAGE, "dcr_train: bad arguments");
     if (check_engine(e, err) || check_data(e->arch, train, "training", err))
         return -1;
-    /* An empty test part (test fraction 0) just means no test. */
+    /* An empty test or validation part (fraction 0) just means none. */
     if (test && test->n_rows == 0)
         test = NULL;
-    if (test && check_data(e->arch, test, "test", err))
+    if (val && val->n_rows == 0)
+        val = NULL;
+    if ((test && check_data(e->arch, test, "test", err)) ||
+        (val && check_data(e->arch, val, "validation", err)))
         return -1;
     if (train->n_rows == 0)
         return dcr_fail(err, DCR_ERR_DATA, "there are no training rows");
@@ -2573,18 +4111,35 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                         o->batch_size, train->n_rows);
     if (o->epochs < 1)
         return dcr_fail(err, DCR_ERR_SPEC, "epochs %d must be at least 1", o->epochs);
+    if (o->patience < 0 || !(o->min_delta >= 0) || !isfinite(o->min_delta))
+        return dcr_fail(err, DCR_ERR_SPEC,
+                        "early stopping: patience %d must be at least 0 and min_delta %g a finite "
+                        "number at least 0",
+                        o->patience, o->min_delta);
+    if (o->patience > 0 && !val)
+        return dcr_fail(err, DCR_ERR_SPEC,
+                        "early stopping needs a validation part (data.validation_fraction above 0)");
+    if (o->trace_deltas && !e->loss_grad_trace)
+        return dcr_fail(err, DCR_ERR_USAGE,
+                        "tracing deltas needs an engine with loss_grad_trace; this one has none");
 
     const dcr_arch *a = e->arch;
     size_t es = dcr_dtype_size(a->dtype);
     size_t n = train->n_rows, n_in = (size_t)a->sizes[0], n_out = (size_t)a->sizes[a->n_layers];
     size_t bs = (size_t)o->batch_size;
     size_t row_x = n_in * es, row_y = n_out * es; /* fit: the packed data holds rows */
+    dcr_epoch_fn on_epoch = hooks ? hooks->on_epoch : NULL;
+    dcr_batch_fn on_batch = hooks ? hooks->on_batch : NULL;
+    void *user = hooks ? hooks->user : NULL;
 
-    packed tr = {0}, te = {0};
-    size_t *idx = NULL, gbytes;
+    packed tr = {0}, te = {0}, va = {0};
+    train_best best;
+    memset(&best, 0, sizeof best);
+    size_t *idx = NULL, gbytes = 0, sbytes = 0;
     void *grad = NULL, *out = NULL, *Xb = NULL, *Yb = NULL, *own_state = NULL;
     int rc = -1;
-    if (pack_data(&tr, train, a->dtype, err) || (test && pack_data(&te, test, a->dtype, err)))
+    if (pack_data(&tr, train, a->dtype, err) || (test && pack_data(&te, test, a->dtype, err)) ||
+        (val && pack_data(&va, val, a->dtype, err)))
         goto done;
     /* bs <= n rows, so bs * row bytes fit like the packed data does */
     idx = malloc(n * sizeof *idx);
@@ -2596,14 +4151,17 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         dcr_fail(err, DCR_ERR_NOMEM, "out of memory for training");
         goto done;
     }
+    if (e->n_state && !dcr_mul_ok(&sbytes, e->n_state, es)) {
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
+        goto done;
+    }
 
     dcr_train_state fresh, *st = state;
     if (!st) {
         dcr_train_state_init(&fresh, o->seed);
         st = &fresh;
         if (e->n_state) {
-            size_t sbytes;
-            st->opt_state = dcr_mul_ok(&sbytes, e->n_state, es) ? calloc(1, sbytes) : NULL;
+            st->opt_state = calloc(1, sbytes);
             own_state = st->opt_state;
             if (!own_state) {
                 dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
@@ -2614,6 +4172,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         dcr_fail(err, DCR_ERR_USAGE, "dcr_train: the optimizer needs a state buffer");
         goto done;
     }
+    if (o->patience > 0) {
+        best.params = malloc(gbytes);
+        best.opt = e->n_state ? malloc(sbytes) : NULL;
+        if (!best.params || (e->n_state && !best.opt)) {
+            dcr_fail(err, DCR_ERR_NOMEM, "out of memory for early stopping's copy of the parameters");
+            goto done;
+        }
+    }
+    int trace = o->trace_deltas != 0;
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
         /* Reset before shuffling, so epoch k's order depends on the seed and
@@ -2622,7 +4189,8 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             idx[i] = i;
         if (o->shuffle)
             dcr_rng_shuffle(&st->rng, idx, n);
-        double t0 = now(), sum = 0;
+        double t0 = now(), sum = 0, lr = o->lr;
+        double dsum[DCR_MAX_LAYERS + 1] = {0};
         size_t batch = 0;
         for (size_t s = 0; s < n; s += bs) {
             size_t m = n - s < bs ? n - s : bs;
@@ -2631,7 +4199,18 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 memcpy((char *)Yb + i * row_y, (const char *)tr.Y + idx[s + i] * row_y, row_y);
             }
             batch++;
-            double loss = e->batch_grad(e->self, grad, params, Xb, Yb, (int)m);
+            double loss;
+            if (trace) {
+                /* batch_grad's canonical arithmetic, one traced sample at a time */
+                double ls = 0;
+                memset(grad, 0, gbytes);
+                for (size_t i = 0; i < m; i++)
+                    ls += e->loss_grad_trace(e->self, grad, params, (const char *)Xb + i * row_x,
+                                             (const char *)Yb + i * row_y, dsum);
+                loss = ls / (double)m;
+            } else {
+                loss = e->batch_grad(e->self, grad, params, Xb, Yb, (int)m);
+            }
             if (!isfinite(loss)) {
                 /* spelled out: printf may write a NaN as "-nan" */
                 dcr_fail(err, DCR_ERR_TRAIN,
@@ -2640,36 +4219,92 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                          (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
                 goto done;
             }
-            dcr_step step = {o->lr, 1.0 / (double)m, ++st->step};
+            if (check_grad(a, grad, ep, batch, err))
+                goto done;
+            /* the schedule over this run's epochs (those before it included),
+             * the warm-up and clipping: runtime/optim.c */
+            st->step++;
+            dcr_step step = {dcr_optim_lr(&o->opt, o->lr, ep - 1, ep - (uint64_t)run + (uint64_t)o->epochs, st->step),
+                             dcr_optim_clip(&o->opt, grad, dcr_arch_n_params(a), a->dtype, (int)m) / (double)m,
+                             st->step};
+            lr = step.lr;
             e->update(e->self, params, st->opt_state, grad, &step);
             sum += loss * (double)m;
+            if (on_batch)
+                on_batch(user, ep, s + m, n);
         }
         st->epoch = ep;
-        dcr_epoch_stats es = {0};
-        es.seconds = now() - t0;
-        es.epoch = ep;
-        es.train_loss = sum / (double)n;
-        es.train_acc = accuracy(e, params, &tr, out);
-        if (test) {
-            es.has_test = 1;
-            eval_packed(&es.test_loss, &es.test_acc, e, params, &te, grad, out);
-        } else {
-            es.test_loss = 0;
-            es.test_acc = -1;
+        dcr_epoch_stats stats = {0};
+        stats.seconds = now() - t0;
+        stats.epoch = ep;
+        stats.lr = lr;
+        stats.train_loss = sum / (double)n;
+        stats.train_acc = accuracy(e, params, &tr, out);
+        stats.val_acc = stats.test_acc = -1;
+        if (val) {
+            stats.has_val = 1;
+            eval_packed(&stats.val_loss, &stats.val_acc, e, params, &va, grad, out);
         }
-        if (on_epoch && on_epoch(user, &es, st, err))
+        if (test) {
+            stats.has_test = 1;
+            eval_packed(&stats.test_loss, &stats.test_acc, e, params, &te, grad, out);
+        }
+        if (trace) {
+            stats.has_deltas = 1;
+            for (int l = 1; l <= a->n_layers; l++)
+                stats.delta_mean[l] = dsum[l] / ((double)n * (double)a->sizes[l]);
+        }
+        if (result) {
+            result->epochs_run = run;
+            result->last_epoch = ep;
+        }
+        if (o->patience > 0) {
+            if (isfinite(stats.val_loss) && (!best.epoch || stats.val_loss < best.val_loss - o->min_delta)) {
+                best.epoch = ep;
+                best.val_loss = stats.val_loss;
+                best.since = 0;
+                memcpy(best.params, params, gbytes);
+                if (e->n_state)
+                    memcpy(best.opt, st->opt_state, sbytes);
+                best.st = *st;
+            } else {
+                best.since++;
+            }
+        }
+        if (on_epoch && on_epoch(user, &stats, st, err))
             goto done;
+        if (o->patience > 0 && best.since >= o->patience) {
+            if (result)
+                result->stopped_early = run < o->epochs;
+            break;
+        }
+    }
+    if (best.epoch) {
+        /* back to the best epoch: its parameters and where training stood */
+        memcpy(params, best.params, gbytes);
+        if (e->n_state)
+            memcpy(st->opt_state, best.opt, sbytes);
+        st->epoch = best.st.epoch;
+        st->step = best.st.step;
+        st->rng = best.st.rng;
+        if (result) {
+            result->best_epoch = best.epoch;
+            result->best_val_loss = best.val_loss;
+        }
     }
     rc = 0;
 done:
     unpack(&tr);
     unpack(&te);
+    unpack(&va);
     free(idx);
     free(grad);
     free(out);
     free(Xb);
     free(Yb);
     free(own_state);
+    free(best.params);
+    free(best.opt);
     return rc;
 }
 
@@ -2677,10 +4312,13 @@ done:
 /* job.c: a whole training run, the same for `deltac train` and for a
  * standalone trainer, so that both print the same losses for the same
  * inputs. Reports go to a stream the caller chooses. */
+#define _POSIX_C_SOURCE 200809L /* fileno, isatty */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 static int job_load_one(dcr_dataset *d, const dcr_job *job, const char *path, const char *labels,
@@ -2695,13 +4333,45 @@ static int job_load_one(dcr_dataset *d, const dcr_job *job, const char *path, co
     return dcr_csv_load(d, path, &job->csv, n_in, n_out, err);
 }
 
-int dcr_job_load_data(dcr_dataset *train, dcr_dataset *test, const dcr_job *job,
+/* Standardizes val and test with train's statistics. dcr_standardize takes
+ * one other part: with both, their features go through it side by side. */
+static int job_standardize(dcr_dataset *train, dcr_dataset *val, dcr_dataset *test, dcr_error *err)
+{
+    if (!val->n_rows || !test->n_rows) {
+        dcr_standardize(train, val->n_rows ? val : test->n_rows ? test : NULL);
+        return 0;
+    }
+    size_t ni = (size_t)train->n_in, nv = val->n_rows * ni, nt = test->n_rows * ni, nx;
+    if (!dcr_add_ok(&nx, nv, nt))
+        return dcr_fail(err, DCR_ERR_LIMIT, "the validation and test parts are too large");
+    dcr_dataset both;
+    memset(&both, 0, sizeof both);
+    both.n_rows = val->n_rows + test->n_rows;
+    both.n_in = train->n_in;
+    both.n_out = train->n_out;
+    both.x = dcr_mul_ok(&nx, nx, sizeof(double)) ? malloc(nx) : NULL;
+    if (!both.x)
+        return dcr_fail(err, DCR_ERR_NOMEM, "out of memory standardizing the data");
+    memcpy(both.x, val->x, nv * sizeof(double));
+    memcpy(both.x + nv, test->x, nt * sizeof(double));
+    dcr_standardize(train, &both);
+    memcpy(val->x, both.x, nv * sizeof(double));
+    memcpy(test->x, both.x + nv, nt * sizeof(double));
+    free(both.x);
+    return 0;
+}
+
+int dcr_job_load_data(dcr_dataset *train, dcr_dataset *val, dcr_dataset *test, const dcr_job *job,
                       const dcr_job_io *io, dcr_error *err)
 {
     memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
     memset(test, 0, sizeof *test);
     if (!io->train)
         return dcr_fail(err, DCR_ERR_USAGE, "no training data given");
+    if (!(job->validation_fraction >= 0 && job->validation_fraction < 1))
+        return dcr_fail(err, DCR_ERR_SPEC, "validation fraction %g must be at least 0 and below 1",
+                        job->validation_fraction);
     if (job_load_one(train, job, io->train, io->train_labels, "training", err))
         return -1;
     if (io->test) {
@@ -2717,8 +4387,33 @@ int dcr_job_load_data(dcr_dataset *train, dcr_dataset *test, const dcr_job *job,
             return -1;
         }
     }
-    if (job->standardize)
-        dcr_standardize(train, test->n_rows ? test : NULL);
+    if (job->validation_fraction > 0) {
+        /* the same rule as the test split: rounded, at least one row */
+        size_t n = train->n_rows, n_val = (size_t)round(job->validation_fraction * (double)n);
+        if (n_val == 0)
+            n_val = 1;
+        if (n_val >= n) {
+            dcr_fail(err, DCR_ERR_DATA,
+                     "validation fraction %g of %zu training row%s leaves no rows to train on",
+                     job->validation_fraction, n, n == 1 ? "" : "s");
+            dcr_dataset_free(train);
+            dcr_dataset_free(test);
+            return -1;
+        }
+        dcr_dataset all = *train;
+        memset(train, 0, sizeof *train);
+        if (dcr_dataset_split(train, val, &all, job->validation_fraction, job->train.seed + 1, err)) {
+            dcr_dataset_free(&all);
+            dcr_dataset_free(test);
+            return -1;
+        }
+    }
+    if (job->standardize && job_standardize(train, val, test, err)) {
+        dcr_dataset_free(train);
+        dcr_dataset_free(val);
+        dcr_dataset_free(test);
+        return -1;
+    }
     return 0;
 }
 
@@ -2729,7 +4424,9 @@ typedef struct {
     const void *params;
     size_t n_state;
     int classify;
-    double seconds; /* of training, summed over epochs */
+    double seconds;     /* of training, summed over epochs */
+    dcr_progress *prog; /* NULL: nothing printed per epoch */
+    dcr_history *hist;  /* NULL: no log or plot asked for */
 } job_progress;
 
 static int job_save(const job_progress *p, const dcr_train_state *st, dcr_error *err)
@@ -2739,6 +4436,7 @@ static int job_save(const job_progress *p, const dcr_train_state *st, dcr_error 
     c.arch = p->job->arch;
     memcpy(c.spec_sha256, p->job->spec_sha256, 32);
     c.epoch = st->epoch;
+    c.step = st->step;
     memcpy(c.rng, st->rng.s, sizeof c.rng);
     c.n_params = dcr_arch_n_params(&p->job->arch);
     c.params = (void *)p->params;
@@ -2751,21 +4449,38 @@ static int job_on_epoch(void *user, const dcr_epoch_stats *s, const dcr_train_st
 {
     job_progress *p = user;
     p->seconds += s->seconds;
-    if (p->out && !p->io->quiet) {
-        fprintf(p->out, "epoch %4llu  loss %.6f", (unsigned long long)s->epoch, s->train_loss);
-        if (p->classify)
-            fprintf(p->out, "  train acc %.4f", s->train_acc);
-        if (s->has_test) {
-            fprintf(p->out, "  test loss %.6f", s->test_loss);
-            if (p->classify)
-                fprintf(p->out, "  test acc %.4f", s->test_acc);
-        }
-        fprintf(p->out, "  (%.1f ms)\n", 1e3 * s->seconds);
-        fflush(p->out);
-    }
+    if (p->prog)
+        dcr_progress_epoch(p->prog, s, p->classify, p->job->arch.n_layers);
+    if (p->hist && dcr_history_add(p->hist, s, err))
+        return -1;
     if (p->io->save && p->io->save_every > 0 && st->epoch % (uint64_t)p->io->save_every == 0)
         return job_save(p, st, err);
     return 0;
+}
+
+static void job_on_batch(void *user, uint64_t epoch, size_t done, size_t total)
+{
+    job_progress *p = user;
+    if (p->prog)
+        dcr_progress_batch(p->prog, epoch, done, total);
+}
+
+/* The log and the plot of the epochs recorded in h. */
+static int job_write_curves(const dcr_job_io *io, const dcr_history *h, dcr_error *err)
+{
+    if (io->log && dcr_log_write_csv(io->log, h, err))
+        return -1;
+    if (io->plot && dcr_plot_write_svg(io->plot, h, io->name ? io->name : "deltac", err))
+        return -1;
+    return 0;
+}
+
+static void job_say_curves(FILE *out, const dcr_job_io *io, const dcr_history *h)
+{
+    if (out && io->log)
+        fprintf(out, "wrote %s (%zu epoch%s)\n", io->log, h->n, h->n == 1 ? "" : "s");
+    if (out && io->plot)
+        fprintf(out, "wrote %s\n", io->plot);
 }
 
 /* Parameters and training state from io->init, or fresh ones; st's
@@ -2797,6 +4512,7 @@ static int job_start(void *params, dcr_train_state *st, size_t n_state, const dc
     if (n_state)
         memcpy(st->opt_state, c.state, n_state * dcr_dtype_size(job->arch.dtype));
     st->epoch = c.epoch;
+    st->step = c.step;
     memcpy(st->rng.s, c.rng, sizeof st->rng.s);
     dcr_ckpt_free(&c);
     return 0;
@@ -2805,12 +4521,18 @@ static int job_start(void *params, dcr_train_state *st, size_t n_state, const dc
 int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, FILE *out,
                 dcr_error *err)
 {
-    dcr_dataset train, test;
-    if (dcr_job_load_data(&train, &test, job, io, err))
+    dcr_dataset train, val, test;
+    if (dcr_job_load_data(&train, &val, &test, job, io, err))
         return -1;
     int rc = -1;
     dcr_train_state st;
     memset(&st, 0, sizeof st);
+    dcr_history hist;
+    memset(&hist, 0, sizeof hist);
+    hist.n_layers = job->arch.n_layers;
+    hist.classify = train.label != NULL;
+    job_progress p;
+    memset(&p, 0, sizeof p);
     size_t np = dcr_arch_n_params(&job->arch);
     void *params = calloc(np ? np : 1, dcr_dtype_size(job->arch.dtype));
     if (!params) {
@@ -2825,14 +4547,48 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     if (job_start(params, &st, e->n_state, job, io, err))
         goto done;
     if (out && !io->quiet) {
-        fprintf(out, "data: %zu training rows, %zu test rows%s\n", train.n_rows, test.n_rows,
-                job->standardize ? ", standardized" : "");
+        fprintf(out, "data: %zu training rows, ", train.n_rows);
+        if (val.n_rows)
+            fprintf(out, "%zu validation rows, ", val.n_rows);
+        fprintf(out, "%zu test rows%s\n", test.n_rows, job->standardize ? ", standardized" : "");
         if (io->init)
             fprintf(out, "resuming from %s after epoch %llu\n", io->init, (unsigned long long)st.epoch);
     }
-    job_progress p = {out, job, io, params, e->n_state, train.label != NULL, 0};
+    p.out = out;
+    p.job = job;
+    p.io = io;
+    p.params = params;
+    p.n_state = e->n_state;
+    p.classify = train.label != NULL;
+    p.hist = io->log || io->plot ? &hist : NULL;
+    if (out && !io->quiet) {
+        /* a bar only on a terminal: in a pipe or a file it would be noise */
+        p.prog = dcr_progress_new(out, io->progress && isatty(fileno(out)));
+        if (!p.prog) {
+            dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the progress display");
+            goto done;
+        }
+    }
     const dcr_dataset *final = test.n_rows ? &test : &train;
-    if (dcr_train(params, e, &train, test.n_rows ? &test : NULL, &job->train, &st, job_on_epoch, &p, err))
+    dcr_train_hooks hooks = {job_on_epoch, job_on_batch, &p};
+    dcr_train_result res;
+    int trc = dcr_train(params, e, &train, &val, &test, &job->train, &st, &hooks, &res, err);
+    dcr_progress_free(p.prog);
+    p.prog = NULL;
+    if (trc) {
+        /* what was recorded up to the failure, then the failure */
+        if (p.hist) {
+            dcr_error werr;
+            if (job_write_curves(io, &hist, &werr)) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof err->msg - len, " (and then: %s)", werr.msg);
+            } else {
+                job_say_curves(out, io, &hist);
+            }
+        }
+        goto done;
+    }
+    if (p.hist && job_write_curves(io, &hist, err))
         goto done;
     if (io->save && job_save(&p, &st, err))
         goto done;
@@ -2841,21 +4597,35 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
         goto done;
     if (out) {
         const char *which = test.n_rows ? "test" : "train";
-        fprintf(out, "trained %d epochs in %.3f s (%llu epochs in all)\n", job->train.epochs, p.seconds,
-                (unsigned long long)st.epoch);
+        fprintf(out, "trained %d epochs in %.3f s (%llu epochs in all)\n", res.epochs_run, p.seconds,
+                (unsigned long long)res.last_epoch);
+        if (res.stopped_early)
+            fprintf(out, "stopped early after epoch %llu: the validation loss did not improve for %d epoch%s\n",
+                    (unsigned long long)res.last_epoch, job->train.patience,
+                    job->train.patience == 1 ? "" : "s");
+        if (res.best_epoch)
+            fprintf(out, "best epoch %llu (validation loss %.6f)%s\n", (unsigned long long)res.best_epoch,
+                    res.best_val_loss,
+                    res.best_epoch != res.last_epoch ? ": its parameters were restored" : "");
         if (acc >= 0)
             fprintf(out, "%s accuracy: %.2f %% (%zu rows), %s loss %.6f\n", which, 100 * acc, final->n_rows,
                     which, loss);
         else
             fprintf(out, "%s loss: %.6f (%zu rows)\n", which, loss, final->n_rows);
         if (io->save)
-            fprintf(out, "saved %s\n", io->save);
+            fprintf(out, "saved %s%s\n", io->save,
+                    res.best_epoch && res.best_epoch != res.last_epoch ? " (the best epoch)" : "");
+        if (p.hist)
+            job_say_curves(out, io, &hist);
     }
     rc = 0;
 done:
+    dcr_progress_free(p.prog);
+    dcr_history_free(&hist);
     free(st.opt_state);
     free(params);
     dcr_dataset_free(&train);
+    dcr_dataset_free(&val);
     dcr_dataset_free(&test);
     return rc;
 }
@@ -2896,6 +4666,11 @@ static void trainer_usage(FILE *f, const char *prog, const char *name, const dcr
             "  --init CKPT          resume from a checkpoint\n"
             "  --save CKPT          save a checkpoint at the end\n"
             "  --save-every N       and every N epochs\n"
+            "output:\n"
+            "  --log FILE.csv       per-epoch metrics as CSV\n"
+            "  --plot FILE.svg      loss and accuracy curves as SVG\n"
+            "  --trace-deltas       record the mean |delta| of every layer per epoch\n"
+            "  --no-progress        no progress bar on a terminal\n"
             "  -q, --quiet          print only the summary\n"
             "  -h, --help           this text\n",
             job->format == DCR_FORMAT_IDX ? "IDX images and labels, plain or gzip" : "CSV",
@@ -2923,6 +4698,8 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
     dcr_job job = *job_in;
     dcr_job_io io;
     memset(&io, 0, sizeof io);
+    io.progress = 1;
+    io.name = name;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -2933,9 +4710,17 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
             io.quiet = 1;
             continue;
         }
+        if (strcmp(a, "--no-progress") == 0) {
+            io.progress = 0;
+            continue;
+        }
+        if (strcmp(a, "--trace-deltas") == 0) {
+            job.train.trace_deltas = 1;
+            continue;
+        }
         static const char *const with_value[] = {"--train", "--train-labels", "--test", "--test-labels",
                                                  "--epochs", "--lr", "--batch-size", "--seed",
-                                                 "--init", "--save", "--save-every"};
+                                                 "--init", "--save", "--save-every", "--log", "--plot"};
         size_t k, nk = sizeof with_value / sizeof *with_value;
         for (k = 0; k < nk; k++)
             if (strcmp(a, with_value[k]) == 0)
@@ -2976,6 +4761,8 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
             job.train.seed = job.init.seed = (uint64_t)n;
         } else if (k == 8) io.init = v;
         else if (k == 9) io.save = v;
+        else if (k == 11) io.log = v;
+        else if (k == 12) io.plot = v;
         else {
             if (trainer_int(&n, prog, a, v, 1, 1000000))
                 return TRAINER_EXIT_USAGE;
@@ -3004,6 +4791,8 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
 float expf(float);
 float tanhf(float);
 float logf(float);
+float log1pf(float);
+float expm1f(float);
 
 #define sine_N_IN 1
 #define sine_N_OUT 1
@@ -4073,6 +5862,63 @@ float sine_loss_grad(float *g, const float *p, const float *x, const float *y)
     return loss;
 }
 
+/* sine_loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..3 */
+float sine_loss_grad_trace(float *g, const float *p, const float *x, const float *y, double *delta_abs)
+{
+    float z1[16], a1[16], d1[16];
+    float z2[16], a2[16], d2[16];
+    float z3[1], a3[1], d3[1];
+    float loss;
+    sine_fwd1(z1, a1, p, x);
+    sine_fwd2(z2, a2, p, a1);
+    sine_fwd3(z3, a3, p, a2);
+    loss = sine_out(d3, z3, a3, y);
+    sine_bwd2(d2, z2, a2, p, d3);
+    sine_bwd1(d1, z1, a1, p, d2);
+    sine_grad1(g, d1, x);
+    sine_grad2(g, d2, a1);
+    sine_grad3(g, d3, a2);
+    delta_abs[1] += d1[0] < 0 ? -d1[0] : d1[0];
+    delta_abs[1] += d1[1] < 0 ? -d1[1] : d1[1];
+    delta_abs[1] += d1[2] < 0 ? -d1[2] : d1[2];
+    delta_abs[1] += d1[3] < 0 ? -d1[3] : d1[3];
+    delta_abs[1] += d1[4] < 0 ? -d1[4] : d1[4];
+    delta_abs[1] += d1[5] < 0 ? -d1[5] : d1[5];
+    delta_abs[1] += d1[6] < 0 ? -d1[6] : d1[6];
+    delta_abs[1] += d1[7] < 0 ? -d1[7] : d1[7];
+    delta_abs[1] += d1[8] < 0 ? -d1[8] : d1[8];
+    delta_abs[1] += d1[9] < 0 ? -d1[9] : d1[9];
+    delta_abs[1] += d1[10] < 0 ? -d1[10] : d1[10];
+    delta_abs[1] += d1[11] < 0 ? -d1[11] : d1[11];
+    delta_abs[1] += d1[12] < 0 ? -d1[12] : d1[12];
+    delta_abs[1] += d1[13] < 0 ? -d1[13] : d1[13];
+    delta_abs[1] += d1[14] < 0 ? -d1[14] : d1[14];
+    delta_abs[1] += d1[15] < 0 ? -d1[15] : d1[15];
+    delta_abs[2] += d2[0] < 0 ? -d2[0] : d2[0];
+    delta_abs[2] += d2[1] < 0 ? -d2[1] : d2[1];
+    delta_abs[2] += d2[2] < 0 ? -d2[2] : d2[2];
+    delta_abs[2] += d2[3] < 0 ? -d2[3] : d2[3];
+    delta_abs[2] += d2[4] < 0 ? -d2[4] : d2[4];
+    delta_abs[2] += d2[5] < 0 ? -d2[5] : d2[5];
+    delta_abs[2] += d2[6] < 0 ? -d2[6] : d2[6];
+    delta_abs[2] += d2[7] < 0 ? -d2[7] : d2[7];
+    delta_abs[2] += d2[8] < 0 ? -d2[8] : d2[8];
+    delta_abs[2] += d2[9] < 0 ? -d2[9] : d2[9];
+    delta_abs[2] += d2[10] < 0 ? -d2[10] : d2[10];
+    delta_abs[2] += d2[11] < 0 ? -d2[11] : d2[11];
+    delta_abs[2] += d2[12] < 0 ? -d2[12] : d2[12];
+    delta_abs[2] += d2[13] < 0 ? -d2[13] : d2[13];
+    delta_abs[2] += d2[14] < 0 ? -d2[14] : d2[14];
+    delta_abs[2] += d2[15] < 0 ? -d2[15] : d2[15];
+    delta_abs[3] += d3[0] < 0 ? -d3[0] : d3[0];
+    return loss;
+}
+
+double sine_loss_grad_trace_v(void *g, const void *p, const void *x, const void *y, double *delta_abs)
+{
+    return sine_loss_grad_trace((float *)g, (const float *)p, (const float *)x, (const float *)y, delta_abs);
+}
+
 /* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the
  * gradient summed over a batch and grad_scale 1/n (times clipping) */
 void sine_update(float *p, float *state, const float *g, double lr, double grad_scale, double t)
@@ -4464,19 +6310,28 @@ static void sine_eng_update(void *self, void *params, void *state, const void *g
     sine_update_v(params, state, grad, s->lr, s->grad_scale, (double)s->t);
 }
 
+static double sine_eng_loss_grad_trace(void *self, void *grad, const void *params, const void *x,
+                                     const void *y, double *delta_abs)
+{
+    (void)self;
+    return sine_loss_grad_trace_v(grad, params, x, y, delta_abs);
+}
+
 int main(int argc, char **argv)
 {
     static const dcr_job job = {
-        {DCR_F32, 3, {1, 16, 16, 1}, {DCR_ACT_IDENTITY, DCR_ACT_TANH, DCR_ACT_TANH, DCR_ACT_IDENTITY}, DCR_LOSS_MSE},
-        {DCR_INIT_XAVIER_UNIFORM, 0.10000000000000001, 5u},
-        {0.050000000000000003, 4, 200, 1, 2u},
-        DCR_FORMAT_CSV,
-        {1, -1, DCR_TARGET_VALUES},
-        0,
-        0.20000000000000001,
-        {0x1e, 0x33, 0xdb, 0x57, 0xdf, 0x34, 0x7b, 0xff, 0xf7, 0x57, 0xc5, 0xa6,
-         0xca, 0x45, 0x62, 0x49, 0x71, 0x67, 0xd6, 0xa2, 0x64, 0x16, 0xbd, 0xba,
-         0x51, 0xb2, 0x63, 0xa5, 0xd0, 0x17, 0x30, 0x4f}};
+        .arch = {.dtype = DCR_F32, .n_layers = 3, .sizes = {1, 16, 16, 1},
+                 .act = {DCR_ACT_IDENTITY, DCR_ACT_TANH, DCR_ACT_TANH, DCR_ACT_IDENTITY},
+                 .loss = DCR_LOSS_MSE},
+        .init = {.scheme = DCR_INIT_XAVIER_UNIFORM, .range = 0.10000000000000001, .seed = 5u},
+        .train = {.lr = 0.050000000000000003, .batch_size = 4, .epochs = 200, .shuffle = 1, .seed = 2u},
+        .format = DCR_FORMAT_CSV,
+        .csv = {.header = 1, .target_column = -1, .kind = DCR_TARGET_VALUES},
+        .standardize = 0,
+        .test_fraction = 0.20000000000000001,
+        .spec_sha256 = {0x1e, 0x33, 0xdb, 0x57, 0xdf, 0x34, 0x7b, 0xff, 0xf7, 0x57, 0xc5, 0xa6,
+                        0xca, 0x45, 0x62, 0x49, 0x71, 0x67, 0xd6, 0xa2, 0x64, 0x16, 0xbd, 0xba,
+                        0x51, 0xb2, 0x63, 0xa5, 0xd0, 0x17, 0x30, 0x4f}};
     dcr_engine e;
     e.self = 0;
     e.arch = &job.arch;
@@ -4484,6 +6339,7 @@ int main(int argc, char **argv)
     e.loss_grad = sine_eng_loss_grad;
     e.batch_grad = sine_eng_batch_grad;
     e.update = sine_eng_update;
+    e.loss_grad_trace = sine_eng_loss_grad_trace;
     e.n_state = sine_N_STATE;
     return dcr_trainer_main(argc, argv, "sine", &job, &e);
 }

@@ -11,6 +11,8 @@
 double exp(double);
 double tanh(double);
 double log(double);
+double log1p(double);
+double expm1(double);
 
 #define xor_N_IN 2
 #define xor_N_OUT 1
@@ -124,6 +126,31 @@ double xor_loss_grad(double *g, const double *p, const double *x, const double *
     xor_grad1(g, d1, x);
     xor_grad2(g, d2, a1);
     return loss;
+}
+
+/* xor_loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..2 */
+double xor_loss_grad_trace(double *g, const double *p, const double *x, const double *y, double *delta_abs)
+{
+    double z1[4], a1[4], d1[4];
+    double z2[1], a2[1], d2[1];
+    double loss;
+    xor_fwd1(z1, a1, p, x);
+    xor_fwd2(z2, a2, p, a1);
+    loss = xor_out(d2, z2, a2, y);
+    xor_bwd1(d1, z1, a1, p, d2);
+    xor_grad1(g, d1, x);
+    xor_grad2(g, d2, a1);
+    delta_abs[1] += d1[0] < 0 ? -d1[0] : d1[0];
+    delta_abs[1] += d1[1] < 0 ? -d1[1] : d1[1];
+    delta_abs[1] += d1[2] < 0 ? -d1[2] : d1[2];
+    delta_abs[1] += d1[3] < 0 ? -d1[3] : d1[3];
+    delta_abs[2] += d2[0] < 0 ? -d2[0] : d2[0];
+    return loss;
+}
+
+double xor_loss_grad_trace_v(void *g, const void *p, const void *x, const void *y, double *delta_abs)
+{
+    return xor_loss_grad_trace((double *)g, (const double *)p, (const double *)x, (const double *)y, delta_abs);
 }
 
 /* one optimizer step (plain SGD): p -= (lr * grad_scale) * g, where g is the

@@ -70,13 +70,13 @@ int dcr_arch_valid(const dcr_arch *a)
         return 0;
     if (a->n_layers < 1 || a->n_layers > DCR_MAX_LAYERS)
         return 0;
-    if (a->loss != DCR_LOSS_MSE && a->loss != DCR_LOSS_CROSS_ENTROPY)
+    if ((int)a->loss < 0 || (int)a->loss >= DCR_N_LOSSES)
         return 0;
     for (int l = 0; l <= a->n_layers; l++)
         if (a->sizes[l] < 1)
             return 0;
     for (int l = 1; l <= a->n_layers; l++)
-        if ((int)a->act[l] < (int)DCR_ACT_IDENTITY || (int)a->act[l] > (int)DCR_ACT_SOFTMAX)
+        if ((int)a->act[l] < (int)DCR_ACT_IDENTITY || (int)a->act[l] >= DCR_N_ACTS)
             return 0;
     size_t n;
     return count(&n, a, a->n_layers + 1, 0);

@@ -35,9 +35,9 @@ static const unsigned char ckpt_magic[8] = {'D', 'E', 'L', 'T', 'A', 'C', 'K', '
 #define CKPT_OFF_LOSS 20
 #define CKPT_OFF_N_LAYERS 24
 #define CKPT_OFF_SIZES 28
-/* after the activations: sha256 32, epoch 8, rng 32, n_params 8, n_state 8,
- * payload_len 8, header_crc 4 */
-#define CKPT_TAIL 100
+/* after the activations: sha256 32, epoch 8, step 8, rng 32, n_params 8,
+ * n_state 8, payload_len 8, header_crc 4 */
+#define CKPT_TAIL 108
 /* header_len = CKPT_HEADER_BASE + 8 * n_layers */
 #define CKPT_HEADER_BASE (CKPT_OFF_SIZES + 4 + CKPT_TAIL)
 /* magic, version and header_len: what must be there to say anything */
@@ -181,7 +181,8 @@ int dcr_ckpt_save(const char *path, const dcr_ckpt *c, dcr_error *err)
     memcpy(p, c->spec_sha256, 32);
     p += 32;
     ckpt_put64(p, c->epoch);
-    p += 8;
+    ckpt_put64(p + 8, c->step);
+    p += 16;
     for (int i = 0; i < 4; i++, p += 8)
         ckpt_put64(p, c->rng[i]);
     ckpt_put64(p, (uint64_t)n_params);
@@ -223,7 +224,7 @@ static int ckpt_parse_header(dcr_ckpt *out, uint64_t *payload_len, const unsigne
         return dcr_fail(err, DCR_ERR_DATA,
                         "%s: header is not valid: dtype %lu (0 float32 or 1 float64 expected)", path,
                         (unsigned long)dtype);
-    if (loss != DCR_LOSS_MSE && loss != DCR_LOSS_CROSS_ENTROPY)
+    if (loss >= DCR_N_LOSSES)
         return dcr_fail(err, DCR_ERR_DATA, "%s: header is not valid: loss %lu is unknown", path,
                         (unsigned long)loss);
 
@@ -242,7 +243,7 @@ static int ckpt_parse_header(dcr_ckpt *out, uint64_t *payload_len, const unsigne
     }
     for (uint32_t l = 1; l <= L; l++, p += 4) {
         uint32_t act = ckpt_get32(p);
-        if (act > DCR_ACT_SOFTMAX)
+        if (act >= DCR_N_ACTS)
             return dcr_fail(err, DCR_ERR_DATA,
                             "%s: header is not valid: layer %lu has activation %lu, which is unknown",
                             path, (unsigned long)l, (unsigned long)act);
@@ -251,7 +252,8 @@ static int ckpt_parse_header(dcr_ckpt *out, uint64_t *payload_len, const unsigne
     memcpy(out->spec_sha256, p, 32);
     p += 32;
     out->epoch = ckpt_get64(p);
-    p += 8;
+    out->step = ckpt_get64(p + 8);
+    p += 16;
     for (int i = 0; i < 4; i++, p += 8)
         out->rng[i] = ckpt_get64(p);
     uint64_t n_params = ckpt_get64(p), n_state = ckpt_get64(p + 8);

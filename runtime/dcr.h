@@ -109,7 +109,9 @@ void dcr_rng_shuffle(dcr_rng *r, size_t *idx, size_t n); /* Fisher-Yates */
 typedef enum {
     DCR_INIT_XAVIER_UNIFORM = 0, /* U(-r, r), r = sqrt(6 / (fan_in + fan_out)) */
     DCR_INIT_HE_UNIFORM,         /* U(-r, r), r = sqrt(6 / fan_in) */
-    DCR_INIT_UNIFORM             /* U(-range, range) */
+    DCR_INIT_UNIFORM,            /* U(-range, range) */
+    DCR_INIT_XAVIER_NORMAL,      /* N(0, s^2), s = sqrt(2 / (fan_in + fan_out)) */
+    DCR_INIT_HE_NORMAL           /* N(0, s^2), s = sqrt(2 / fan_in) */
 } dcr_init_scheme;
 
 typedef struct {
@@ -119,7 +121,9 @@ typedef struct {
 } dcr_init;
 
 /* Fills params (dcr_arch_n_params elements of a->dtype): weights from the
- * scheme, one RNG stream in layout order, biases zero. */
+ * scheme, one RNG stream in layout order, biases zero. A uniform weight
+ * takes one draw u: (2u - 1) r; a normal weight takes two, u1 then u2
+ * (Box-Muller): s sqrt(-2 ln(1 - u1)) cos(2 pi u2). */
 void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init);
 
 /* ---- datasets --------------------------------------------------------------- */
@@ -199,14 +203,18 @@ typedef struct {
 /* Canonical arithmetic (both engines, same order, so float64 results agree
  * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
  * order; return (sum of per-sample losses in double) / n. Plain SGD update:
- * scale = (dtype)(lr * grad_scale); params[i] -= scale * grad[i]. */
+ * scale = (dtype)(lr * grad_scale); params[i] -= scale * grad[i]; the
+ * other optimizers' order is written out at ref_update in
+ * runtime/reference_impl.h (and in docs/training.md). */
 
 /* batch_grad then update with lr, grad_scale 1/n and t 1, state NULL (plain
  * SGD); returns the mean loss. For tests and simple callers. */
 double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X, const void *Y,
                     int n, double lr);
 
-/* The reference engine: plain loops, dimensions read at run time. */
+/* The reference engine: plain loops, dimensions read at run time.
+ * dcr_ref_engine steps with plain SGD; dcr_ref_engine_opt with the optimizer
+ * o (its type and hyper-parameters; n_state set to match). */
 int dcr_ref_engine(dcr_engine *out, const dcr_arch *a, dcr_error *err);
 void dcr_ref_engine_free(dcr_engine *e);
 
@@ -228,6 +236,33 @@ typedef struct {
     double min_lr;        /* cosine: the rate at the end */
     int warmup_steps;     /* linear warm-up over the first steps; 0 = none */
 } dcr_optim;
+
+/* The learning-rate schedule, clipping and the optimizers' state (optim.c;
+ * docs/training.md). An engine's update implements the type and its
+ * hyper-parameters; the training driver applies the schedule, the warm-up
+ * and clipping through the dcr_step it passes. */
+const char *dcr_optim_name(dcr_opt_type t);     /* "sgd", "adam", "adamw" */
+const char *dcr_sched_name(dcr_sched_type t);   /* "constant", "step", "cosine" */
+/* 0 when every field is in range and the fields of other types are zero;
+ * else -1 (DCR_ERR_USAGE) naming the field. */
+int dcr_optim_check(const dcr_optim *o, dcr_error *err);
+/* State elements for n_params parameters: sgd with momentum n_params (the
+ * momentum buffer), adam and adamw 2 n_params (m, then v), else 0; SIZE_MAX
+ * when that does not fit. */
+size_t dcr_optim_n_state(const dcr_optim *o, size_t n_params);
+/* The learning rate of step t (1-based, counting every step since the
+ * start, earlier runs included) taken in the epoch after epoch0 epochs, in a
+ * run that ends after total_epochs epochs: the schedule (per epoch) times the
+ * warm-up factor min(1, t / warmup_steps). */
+double dcr_optim_lr(const dcr_optim *o, double base_lr, uint64_t epoch0, uint64_t total_epochs,
+                    uint64_t t);
+/* Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_ on the
+ * mean gradient grad_sum / batch_n (grad_sum: n elements of dtype t):
+ * returns min(1, clip_norm / (norm + 1e-6)), or 1 when clip_norm is 0. The
+ * factor goes into dcr_step.grad_scale. */
+double dcr_optim_clip(const dcr_optim *o, const void *grad_sum, size_t n, dcr_dtype t, int batch_n);
+/* The reference engine with optimizer o (checked with dcr_optim_check). */
+int dcr_ref_engine_opt(dcr_engine *out, const dcr_arch *a, const dcr_optim *o, dcr_error *err);
 
 /* ---- training driver ------------------------------------------------------ */
 typedef struct {
@@ -275,17 +310,71 @@ void dcr_train_state_init(dcr_train_state *st, uint64_t seed);
  * set) stops training with that error. */
 typedef int (*dcr_epoch_fn)(void *user, const dcr_epoch_stats *s, const dcr_train_state *st,
                             dcr_error *err);
+/* Called after every optimizer step: done of total training samples of the
+ * epoch (1-based, counting earlier runs) have been used. */
+typedef void (*dcr_batch_fn)(void *user, uint64_t epoch, size_t done, size_t total);
 
-/* Trains params in place for o->epochs more epochs. test may be NULL.
- * state (in and out) may be NULL for a fresh start from o->seed. on_epoch
- * may be NULL. Stops with DCR_ERR_TRAIN when a loss is not finite. */
+typedef struct {
+    dcr_epoch_fn on_epoch; /* NULL: none */
+    dcr_batch_fn on_batch; /* NULL: none */
+    void *user;            /* handed to both */
+} dcr_train_hooks;
+
+/* What one dcr_train call did. */
+typedef struct {
+    int epochs_run;         /* epochs trained by this call */
+    uint64_t last_epoch;    /* the last epoch trained (before any restore) */
+    int stopped_early;      /* early stopping: patience ran out before o->epochs */
+    uint64_t best_epoch;    /* early stopping: the epoch restored; 0 when off */
+    double best_val_loss;   /* its validation loss */
+} dcr_train_result;
+
+/* Trains params in place for o->epochs more epochs. val and test may be
+ * NULL or empty; val is evaluated after every epoch (dcr_epoch_stats.val_*)
+ * and is what early stopping (o->patience > 0, which needs val) watches: an
+ * epoch improves when its validation loss is below the best so far minus
+ * o->min_delta; after o->patience epochs without improvement training
+ * stops, and at the end the best epoch's parameters and training state
+ * (epoch, step, RNG, optimizer state) are copied back into params and
+ * state. o->trace_deltas needs e->loss_grad_trace. state (in and out) may
+ * be NULL for a fresh start from o->seed; hooks and result may be NULL.
+ * Stops with DCR_ERR_TRAIN when a loss or a gradient is not finite, naming
+ * the epoch, the batch and (for a gradient) the layer. */
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
-              const dcr_dataset *test, const dcr_train_opts *o, dcr_train_state *state,
-              dcr_epoch_fn on_epoch, void *user, dcr_error *err);
+              const dcr_dataset *val, const dcr_dataset *test, const dcr_train_opts *o,
+              dcr_train_state *state, const dcr_train_hooks *hooks, dcr_train_result *result,
+              dcr_error *err);
 
 /* Mean loss and (for datasets with labels) accuracy; *acc = -1 otherwise. */
 int dcr_evaluate(double *loss, double *acc, const dcr_engine *e,
                  const void *params, const dcr_dataset *d, dcr_error *err);
+
+/* ---- metrics (metrics.c) ----------------------------------------------------
+ * Classification (datasets with labels): accuracy and a confusion matrix,
+ * the predicted class being the first largest output. Regression: RMSE and
+ * MAE over all outputs of all rows. */
+typedef struct {
+    size_t n_rows;
+    int n_out;
+    double loss;        /* mean loss (dcr_metrics_compute; 0 from outputs) */
+    int classify;       /* the data has labels */
+    double accuracy;    /* classification, else -1 */
+    size_t *confusion;  /* classification: [n_out][n_out] counts, row = true class,
+                         * column = predicted; owned; NULL otherwise */
+    double rmse, mae;   /* regression, else -1 */
+} dcr_metrics;
+
+/* From outputs[n_rows][n_out] (doubles) against d's labels or targets.
+ * out owns memory: free with dcr_metrics_free. */
+int dcr_metrics_from_outputs(dcr_metrics *out, const double *outputs, const dcr_dataset *d,
+                             dcr_error *err);
+/* Runs the engine over d: the mean loss (as dcr_evaluate) and the rest. */
+int dcr_metrics_compute(dcr_metrics *out, const dcr_engine *e, const void *params,
+                        const dcr_dataset *d, dcr_error *err);
+/* Writes the metrics after the loss: "accuracy: X %" and the confusion
+ * matrix as an aligned table with class indices, or "rmse: X" and "mae: X". */
+void dcr_metrics_write(FILE *out, const dcr_metrics *m);
+void dcr_metrics_free(dcr_metrics *m);
 
 /* ---- files ------------------------------------------------------------------
  * Writes len bytes to path atomically: a temporary file in the same folder,
@@ -306,6 +395,7 @@ typedef struct {
     dcr_arch arch;
     unsigned char spec_sha256[32];
     uint64_t epoch;        /* epochs trained so far */
+    uint64_t step;         /* optimizer steps taken so far */
     uint64_t rng[4];       /* the shuffle RNG after those epochs */
     size_t n_params;       /* dcr_arch_n_params(&arch) */
     void *params;          /* [n_params] of arch.dtype, owned */
@@ -402,6 +492,7 @@ typedef struct {
     dcr_csv_opts csv;              /* DCR_FORMAT_CSV */
     int standardize;
     double test_fraction;          /* used when there is no test file */
+    double validation_fraction;    /* of the training part (after the test split), held out */
     unsigned char spec_sha256[32]; /* recorded in and checked against checkpoints */
 } dcr_job;
 
@@ -415,15 +506,23 @@ typedef struct {
     int progress;                     /* a progress bar when the output is a terminal */
     const char *log;                  /* per-epoch metrics as CSV, or NULL */
     const char *plot;                 /* loss (and accuracy, delta) curves as SVG, or NULL */
+    const char *name;                 /* the network's, for the plot's title; NULL: none */
 } dcr_job_io;
 
-/* Loads the data a job names (both owned by the caller; test may come back
- * empty). */
-int dcr_job_load_data(dcr_dataset *train, dcr_dataset *test, const dcr_job *job,
+/* Loads the data a job names (all owned by the caller; val and test may
+ * come back empty): the training file, the test file or else the seeded
+ * test_fraction split (seed train.seed), then from the training part the
+ * seeded validation_fraction split (seed train.seed + 1); standardized with
+ * the statistics of the remaining training rows. */
+int dcr_job_load_data(dcr_dataset *train, dcr_dataset *val, dcr_dataset *test, const dcr_job *job,
                       const dcr_job_io *io, dcr_error *err);
 
-/* Runs the job on engine e (whose arch must be job->arch). Writes one line
- * per epoch (unless io->quiet) and a summary to out (NULL: nothing). */
+/* Runs the job on engine e (whose arch must be job->arch). Writes to out
+ * (NULL: nothing) one line per epoch through dcr_progress (unless
+ * io->quiet; a bar too when io->progress and out is a terminal) and a
+ * summary (with early stopping: the epoch it stopped after and the best
+ * one, restored). Writes io->log and io->plot at the end, and when training
+ * fails with what was recorded before the failure. */
 int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, FILE *out,
                 dcr_error *err);
 
@@ -437,7 +536,10 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
  * Central differences of the summed loss over n samples (rows of X, Y)
  * against the engine's loss_grad, for every parameter. The error of one
  * parameter is |analytic - numeric| / max(|analytic|, |numeric|, floor):
- * relative, except that gradients below floor are compared absolutely. */
+ * relative, except that gradients below floor are compared absolutely. A
+ * parameter whose error exceeds 1e-8 is checked again with steps eps/8 and
+ * eps/64 and keeps its smallest error: a kink within the step (ReLU at 0)
+ * spoils one difference quotient, a wrong gradient all of them. */
 typedef struct {
     int n_layers;
     double max_rel_w[DCR_MAX_LAYERS + 1]; /* per layer, over W(l) */
@@ -445,6 +547,7 @@ typedef struct {
     double max_rel;                       /* over all; INFINITY for a NaN */
     double max_abs_grad;                  /* 0 means every gradient was zero */
     size_t n_checked;
+    size_t n_smaller_step; /* passed only with a smaller step: a kink (ReLU at 0) lay within eps */
 } dcr_gradcheck_result;
 
 /* params (arch dtype) are perturbed and restored exactly. */

@@ -70,14 +70,28 @@ void dcr_rng_shuffle(dcr_rng *r, size_t *idx, size_t n)
     }
 }
 
+/* The bound r of a uniform scheme, or the standard deviation of a normal
+ * one (PyTorch's xavier_normal_ and kaiming_normal_ with ReLU's gain). */
 static double init_range(const dcr_init *init, int fan_in, int fan_out)
 {
     switch (init->scheme) {
     case DCR_INIT_XAVIER_UNIFORM: return sqrt(6.0 / ((double)fan_in + (double)fan_out));
     case DCR_INIT_HE_UNIFORM: return sqrt(6.0 / (double)fan_in);
     case DCR_INIT_UNIFORM: return init->range;
+    case DCR_INIT_XAVIER_NORMAL: return sqrt(2.0 / ((double)fan_in + (double)fan_out));
+    case DCR_INIT_HE_NORMAL: return sqrt(2.0 / (double)fan_in);
     }
     DCR_DIE("bad init scheme");
+}
+
+/* A standard normal draw by Box-Muller from two uniforms of the stream,
+ * u1 then u2 (the sine half is not used): sqrt(-2 ln(1 - u1)) cos(2 pi u2);
+ * 1 - u1 is in (0, 1], so the logarithm is finite. */
+static double init_normal(dcr_rng *rng)
+{
+    double u1 = dcr_rng_uniform(rng);
+    double u2 = dcr_rng_uniform(rng);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
 }
 
 void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init)
@@ -92,8 +106,9 @@ void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init)
         size_t nw = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1];
         /* Drawn in double and rounded once, so a float32 network starts from
          * the float64 network's values rounded to float. */
+        int normal = init->scheme == DCR_INIT_XAVIER_NORMAL || init->scheme == DCR_INIT_HE_NORMAL;
         for (size_t k = 0; k < nw; k++, i++) {
-            double w = (2 * dcr_rng_uniform(&rng) - 1) * r;
+            double w = normal ? init_normal(&rng) * r : (2 * dcr_rng_uniform(&rng) - 1) * r;
             if (a->dtype == DCR_F32)
                 ((float *)params)[i] = (float)w;
             else

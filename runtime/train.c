@@ -186,18 +186,81 @@ double dcr_sgd_step(const dcr_engine *e, void *params, void *grad, const void *X
     return loss;
 }
 
-int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
-              const dcr_dataset *test, const dcr_train_opts *o, dcr_train_state *state,
-              dcr_epoch_fn on_epoch, void *user, dcr_error *err)
+/* The first non-finite element of v[off, off + n), as an index from off,
+ * or n when all are finite. Compares the exponent bits (all ones: NaN or
+ * infinite), which is cheap enough to run after every batch. */
+static size_t first_nonfinite(const void *v, size_t off, size_t n, dcr_dtype t)
 {
+    if (t == DCR_F32) {
+        const float *f = (const float *)v + off;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, f + i, sizeof u);
+            if ((u & 0x7f800000u) == 0x7f800000u)
+                return i;
+        }
+    } else {
+        const double *d = (const double *)v + off;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u;
+            memcpy(&u, d + i, sizeof u);
+            if ((u & UINT64_C(0x7ff0000000000000)) == UINT64_C(0x7ff0000000000000))
+                return i;
+        }
+    }
+    return n;
+}
+
+/* Scans the gradient sum layer by layer, W(l) then b(l), and fails naming
+ * the first layer with a NaN or infinite element. */
+static int check_grad(const dcr_arch *a, const void *grad, uint64_t ep, size_t batch, dcr_error *err)
+{
+    for (int l = 1; l <= a->n_layers; l++) {
+        size_t nw = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1], nb = (size_t)a->sizes[l];
+        size_t off[2] = {dcr_arch_w_offset(a, l), dcr_arch_b_offset(a, l)}, n[2] = {nw, nb};
+        for (int k = 0; k < 2; k++) {
+            size_t i = first_nonfinite(grad, off[k], n[k], a->dtype);
+            if (i == n[k])
+                continue;
+            double v = get(grad, off[k] + i, a->dtype);
+            return dcr_fail(err, DCR_ERR_TRAIN,
+                            "epoch %llu, batch %zu: the gradient of layer %d (%c%d) is %s; lower the "
+                            "learning rate",
+                            (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
+                            isnan(v) ? "NaN" : "infinite");
+        }
+    }
+    return 0;
+}
+
+/* What early stopping keeps of the best epoch so far. */
+typedef struct {
+    uint64_t epoch; /* 0: none yet */
+    double val_loss;
+    int since;      /* epochs since it, without improvement */
+    void *params;   /* [n_params] */
+    void *opt;      /* [n_state]; NULL when 0 */
+    dcr_train_state st;
+} train_best;
+
+int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
+              const dcr_dataset *val, const dcr_dataset *test, const dcr_train_opts *o,
+              dcr_train_state *state, const dcr_train_hooks *hooks, dcr_train_result *result,
+              dcr_error *err)
+{
+    if (result)
+        memset(result, 0, sizeof *result);
     if (!params || !train || !o)
         return dcr_fail(err, DCR_ERR_USAGE, "dcr_train: bad arguments");
     if (check_engine(e, err) || check_data(e->arch, train, "training", err))
         return -1;
-    /* An empty test part (test fraction 0) just means no test. */
+    /* An empty test or validation part (fraction 0) just means none. */
     if (test && test->n_rows == 0)
         test = NULL;
-    if (test && check_data(e->arch, test, "test", err))
+    if (val && val->n_rows == 0)
+        val = NULL;
+    if ((test && check_data(e->arch, test, "test", err)) ||
+        (val && check_data(e->arch, val, "validation", err)))
         return -1;
     if (train->n_rows == 0)
         return dcr_fail(err, DCR_ERR_DATA, "there are no training rows");
@@ -211,18 +274,35 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                         o->batch_size, train->n_rows);
     if (o->epochs < 1)
         return dcr_fail(err, DCR_ERR_SPEC, "epochs %d must be at least 1", o->epochs);
+    if (o->patience < 0 || !(o->min_delta >= 0) || !isfinite(o->min_delta))
+        return dcr_fail(err, DCR_ERR_SPEC,
+                        "early stopping: patience %d must be at least 0 and min_delta %g a finite "
+                        "number at least 0",
+                        o->patience, o->min_delta);
+    if (o->patience > 0 && !val)
+        return dcr_fail(err, DCR_ERR_SPEC,
+                        "early stopping needs a validation part (data.validation_fraction above 0)");
+    if (o->trace_deltas && !e->loss_grad_trace)
+        return dcr_fail(err, DCR_ERR_USAGE,
+                        "tracing deltas needs an engine with loss_grad_trace; this one has none");
 
     const dcr_arch *a = e->arch;
     size_t es = dcr_dtype_size(a->dtype);
     size_t n = train->n_rows, n_in = (size_t)a->sizes[0], n_out = (size_t)a->sizes[a->n_layers];
     size_t bs = (size_t)o->batch_size;
     size_t row_x = n_in * es, row_y = n_out * es; /* fit: the packed data holds rows */
+    dcr_epoch_fn on_epoch = hooks ? hooks->on_epoch : NULL;
+    dcr_batch_fn on_batch = hooks ? hooks->on_batch : NULL;
+    void *user = hooks ? hooks->user : NULL;
 
-    packed tr = {0}, te = {0};
-    size_t *idx = NULL, gbytes;
+    packed tr = {0}, te = {0}, va = {0};
+    train_best best;
+    memset(&best, 0, sizeof best);
+    size_t *idx = NULL, gbytes = 0, sbytes = 0;
     void *grad = NULL, *out = NULL, *Xb = NULL, *Yb = NULL, *own_state = NULL;
     int rc = -1;
-    if (pack_data(&tr, train, a->dtype, err) || (test && pack_data(&te, test, a->dtype, err)))
+    if (pack_data(&tr, train, a->dtype, err) || (test && pack_data(&te, test, a->dtype, err)) ||
+        (val && pack_data(&va, val, a->dtype, err)))
         goto done;
     /* bs <= n rows, so bs * row bytes fit like the packed data does */
     idx = malloc(n * sizeof *idx);
@@ -234,14 +314,17 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         dcr_fail(err, DCR_ERR_NOMEM, "out of memory for training");
         goto done;
     }
+    if (e->n_state && !dcr_mul_ok(&sbytes, e->n_state, es)) {
+        dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
+        goto done;
+    }
 
     dcr_train_state fresh, *st = state;
     if (!st) {
         dcr_train_state_init(&fresh, o->seed);
         st = &fresh;
         if (e->n_state) {
-            size_t sbytes;
-            st->opt_state = dcr_mul_ok(&sbytes, e->n_state, es) ? calloc(1, sbytes) : NULL;
+            st->opt_state = calloc(1, sbytes);
             own_state = st->opt_state;
             if (!own_state) {
                 dcr_fail(err, DCR_ERR_NOMEM, "out of memory for the optimizer's state");
@@ -252,6 +335,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         dcr_fail(err, DCR_ERR_USAGE, "dcr_train: the optimizer needs a state buffer");
         goto done;
     }
+    if (o->patience > 0) {
+        best.params = malloc(gbytes);
+        best.opt = e->n_state ? malloc(sbytes) : NULL;
+        if (!best.params || (e->n_state && !best.opt)) {
+            dcr_fail(err, DCR_ERR_NOMEM, "out of memory for early stopping's copy of the parameters");
+            goto done;
+        }
+    }
+    int trace = o->trace_deltas != 0;
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
         /* Reset before shuffling, so epoch k's order depends on the seed and
@@ -260,7 +352,8 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             idx[i] = i;
         if (o->shuffle)
             dcr_rng_shuffle(&st->rng, idx, n);
-        double t0 = now(), sum = 0;
+        double t0 = now(), sum = 0, lr = o->lr;
+        double dsum[DCR_MAX_LAYERS + 1] = {0};
         size_t batch = 0;
         for (size_t s = 0; s < n; s += bs) {
             size_t m = n - s < bs ? n - s : bs;
@@ -269,7 +362,18 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 memcpy((char *)Yb + i * row_y, (const char *)tr.Y + idx[s + i] * row_y, row_y);
             }
             batch++;
-            double loss = e->batch_grad(e->self, grad, params, Xb, Yb, (int)m);
+            double loss;
+            if (trace) {
+                /* batch_grad's canonical arithmetic, one traced sample at a time */
+                double ls = 0;
+                memset(grad, 0, gbytes);
+                for (size_t i = 0; i < m; i++)
+                    ls += e->loss_grad_trace(e->self, grad, params, (const char *)Xb + i * row_x,
+                                             (const char *)Yb + i * row_y, dsum);
+                loss = ls / (double)m;
+            } else {
+                loss = e->batch_grad(e->self, grad, params, Xb, Yb, (int)m);
+            }
             if (!isfinite(loss)) {
                 /* spelled out: printf may write a NaN as "-nan" */
                 dcr_fail(err, DCR_ERR_TRAIN,
@@ -278,35 +382,91 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                          (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
                 goto done;
             }
-            dcr_step step = {o->lr, 1.0 / (double)m, ++st->step};
+            if (check_grad(a, grad, ep, batch, err))
+                goto done;
+            /* the schedule over this run's epochs (those before it included),
+             * the warm-up and clipping: runtime/optim.c */
+            st->step++;
+            dcr_step step = {dcr_optim_lr(&o->opt, o->lr, ep - 1, ep - (uint64_t)run + (uint64_t)o->epochs, st->step),
+                             dcr_optim_clip(&o->opt, grad, dcr_arch_n_params(a), a->dtype, (int)m) / (double)m,
+                             st->step};
+            lr = step.lr;
             e->update(e->self, params, st->opt_state, grad, &step);
             sum += loss * (double)m;
+            if (on_batch)
+                on_batch(user, ep, s + m, n);
         }
         st->epoch = ep;
-        dcr_epoch_stats es = {0};
-        es.seconds = now() - t0;
-        es.epoch = ep;
-        es.train_loss = sum / (double)n;
-        es.train_acc = accuracy(e, params, &tr, out);
-        if (test) {
-            es.has_test = 1;
-            eval_packed(&es.test_loss, &es.test_acc, e, params, &te, grad, out);
-        } else {
-            es.test_loss = 0;
-            es.test_acc = -1;
+        dcr_epoch_stats stats = {0};
+        stats.seconds = now() - t0;
+        stats.epoch = ep;
+        stats.lr = lr;
+        stats.train_loss = sum / (double)n;
+        stats.train_acc = accuracy(e, params, &tr, out);
+        stats.val_acc = stats.test_acc = -1;
+        if (val) {
+            stats.has_val = 1;
+            eval_packed(&stats.val_loss, &stats.val_acc, e, params, &va, grad, out);
         }
-        if (on_epoch && on_epoch(user, &es, st, err))
+        if (test) {
+            stats.has_test = 1;
+            eval_packed(&stats.test_loss, &stats.test_acc, e, params, &te, grad, out);
+        }
+        if (trace) {
+            stats.has_deltas = 1;
+            for (int l = 1; l <= a->n_layers; l++)
+                stats.delta_mean[l] = dsum[l] / ((double)n * (double)a->sizes[l]);
+        }
+        if (result) {
+            result->epochs_run = run;
+            result->last_epoch = ep;
+        }
+        if (o->patience > 0) {
+            if (isfinite(stats.val_loss) && (!best.epoch || stats.val_loss < best.val_loss - o->min_delta)) {
+                best.epoch = ep;
+                best.val_loss = stats.val_loss;
+                best.since = 0;
+                memcpy(best.params, params, gbytes);
+                if (e->n_state)
+                    memcpy(best.opt, st->opt_state, sbytes);
+                best.st = *st;
+            } else {
+                best.since++;
+            }
+        }
+        if (on_epoch && on_epoch(user, &stats, st, err))
             goto done;
+        if (o->patience > 0 && best.since >= o->patience) {
+            if (result)
+                result->stopped_early = run < o->epochs;
+            break;
+        }
+    }
+    if (best.epoch) {
+        /* back to the best epoch: its parameters and where training stood */
+        memcpy(params, best.params, gbytes);
+        if (e->n_state)
+            memcpy(st->opt_state, best.opt, sbytes);
+        st->epoch = best.st.epoch;
+        st->step = best.st.step;
+        st->rng = best.st.rng;
+        if (result) {
+            result->best_epoch = best.epoch;
+            result->best_val_loss = best.val_loss;
+        }
     }
     rc = 0;
 done:
     unpack(&tr);
     unpack(&te);
+    unpack(&va);
     free(idx);
     free(grad);
     free(out);
     free(Xb);
     free(Yb);
     free(own_state);
+    free(best.params);
+    free(best.opt);
     return rc;
 }

@@ -34,6 +34,11 @@ static void trainer_usage(FILE *f, const char *prog, const char *name, const dcr
             "  --init CKPT          resume from a checkpoint\n"
             "  --save CKPT          save a checkpoint at the end\n"
             "  --save-every N       and every N epochs\n"
+            "output:\n"
+            "  --log FILE.csv       per-epoch metrics as CSV\n"
+            "  --plot FILE.svg      loss and accuracy curves as SVG\n"
+            "  --trace-deltas       record the mean |delta| of every layer per epoch\n"
+            "  --no-progress        no progress bar on a terminal\n"
             "  -q, --quiet          print only the summary\n"
             "  -h, --help           this text\n",
             job->format == DCR_FORMAT_IDX ? "IDX images and labels, plain or gzip" : "CSV",
@@ -61,6 +66,8 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
     dcr_job job = *job_in;
     dcr_job_io io;
     memset(&io, 0, sizeof io);
+    io.progress = 1;
+    io.name = name;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -71,9 +78,17 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
             io.quiet = 1;
             continue;
         }
+        if (strcmp(a, "--no-progress") == 0) {
+            io.progress = 0;
+            continue;
+        }
+        if (strcmp(a, "--trace-deltas") == 0) {
+            job.train.trace_deltas = 1;
+            continue;
+        }
         static const char *const with_value[] = {"--train", "--train-labels", "--test", "--test-labels",
                                                  "--epochs", "--lr", "--batch-size", "--seed",
-                                                 "--init", "--save", "--save-every"};
+                                                 "--init", "--save", "--save-every", "--log", "--plot"};
         size_t k, nk = sizeof with_value / sizeof *with_value;
         for (k = 0; k < nk; k++)
             if (strcmp(a, with_value[k]) == 0)
@@ -114,6 +129,8 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
             job.train.seed = job.init.seed = (uint64_t)n;
         } else if (k == 8) io.init = v;
         else if (k == 9) io.save = v;
+        else if (k == 11) io.log = v;
+        else if (k == 12) io.plot = v;
         else {
             if (trainer_int(&n, prog, a, v, 1, 1000000))
                 return TRAINER_EXIT_USAGE;

@@ -20,8 +20,11 @@ static void make_arch(dcr_arch *a, dcr_dtype t, int n, const int *sizes, const d
     a->n_layers = n;
     for (int l = 0; l <= n; l++)
         a->sizes[l] = sizes[l];
-    for (int l = 1; l <= n; l++)
+    for (int l = 1; l <= n; l++) {
         a->act[l] = acts[l - 1];
+        /* not the defaults, so that alpha visibly reaches the code */
+        a->alpha[l] = a->act[l] == DCR_ACT_LEAKY_RELU ? 0.1 : a->act[l] == DCR_ACT_ELU ? 0.7 : 0;
+    }
     a->loss = loss;
 }
 
@@ -118,6 +121,20 @@ static void compare_with_reference(const dcr_arch *a, uint64_t seed)
     cr_assert(l1 == l2 || fabs(l1 - l2) <= tol * fabs(l2), "loss %.17g vs %.17g", l1, l2);
     expect_close(g1, g2, np, a->dtype, tol, "gradient");
 
+    /* the delta trace: the same loss and gradient, and the same sums */
+    double t1[DCR_MAX_LAYERS + 1] = {0}, t2[DCR_MAX_LAYERS + 1] = {0};
+    cr_assert_not_null(j.eng.loss_grad_trace);
+    cr_assert_not_null(ref.loss_grad_trace);
+    double lt1 = j.eng.loss_grad_trace(j.eng.self, g1, p1, X, Y, t1);
+    double lt2 = ref.loss_grad_trace(ref.self, g2, p2, X, Y, t2);
+    cr_assert(lt1 == l1 && lt2 == l2, "loss_grad_trace's loss differs from loss_grad's");
+    expect_close(g1, g2, np, a->dtype, tol, "gradient after loss_grad_trace");
+    expect_close(t1, t2, DCR_MAX_LAYERS + 1, DCR_F64, a->dtype == DCR_F64 ? 1e-12 : 1e-5, "delta_abs");
+    for (int l = 1; l <= a->n_layers; l++)
+        cr_assert(t1[l] > 0, "delta_abs[%d] = %g", l, t1[l]);
+    if (a->dtype == DCR_F64)
+        cr_expect_eq(memcmp(t1, t2, sizeof t1), 0, "float64 delta traces differ in some bit");
+
     double b1 = dcr_sgd_step(&j.eng, p1, g1, X, Y, batch, 0.1);
     double b2 = dcr_sgd_step(&ref, p2, g2, X, Y, batch, 0.1);
     cr_assert(b1 == b2 || fabs(b1 - b2) <= tol * fabs(b2), "batch loss %.17g vs %.17g", b1, b2);
@@ -160,6 +177,12 @@ Test(jit, equals_reference_on_random_networks)
         {4, {7, 9, 5, 6, 4}, {DCR_ACT_RELU, DCR_ACT_SIGMOID, DCR_ACT_TANH, DCR_ACT_RELU}, DCR_LOSS_MSE},
         {3, {13, 11, 8, 3}, {DCR_ACT_IDENTITY, DCR_ACT_RELU, DCR_ACT_SOFTMAX}, DCR_LOSS_CROSS_ENTROPY},
         {1, {5, 2}, {DCR_ACT_TANH}, DCR_LOSS_MSE},
+        {3, {6, 8, 7, 3}, {DCR_ACT_LEAKY_RELU, DCR_ACT_ELU, DCR_ACT_SIGMOID}, DCR_LOSS_BINARY_CROSS_ENTROPY},
+        {3, {5, 9, 6, 3}, {DCR_ACT_SOFTPLUS, DCR_ACT_GELU, DCR_ACT_SOFTMAX}, DCR_LOSS_CROSS_ENTROPY},
+        {2, {4, 7, 3}, {DCR_ACT_GELU, DCR_ACT_SOFTPLUS}, DCR_LOSS_MSE},
+        {3, {4, 6, 5, 2}, {DCR_ACT_ELU, DCR_ACT_LEAKY_RELU, DCR_ACT_GELU}, DCR_LOSS_MSE},
+        {2, {3, 5, 2}, {DCR_ACT_TANH, DCR_ACT_ELU}, DCR_LOSS_MSE},
+        {2, {3, 5, 1}, {DCR_ACT_GELU, DCR_ACT_SIGMOID}, DCR_LOSS_BINARY_CROSS_ENTROPY},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         for (int t = 0; t < 2; t++) {

@@ -165,7 +165,7 @@ static dcr_arch arch3(dcr_dtype t)
 /* Header length of a checkpoint of L layers (docs/checkpoint.md). */
 static size_t header_len_of(int L)
 {
-    return 132 + 8 * (size_t)L;
+    return 140 + 8 * (size_t)L;
 }
 
 /* Values that exercise every bit: signs, -0, subnormals, huge, NaN, Inf. */
@@ -209,6 +209,7 @@ static dcr_ckpt make_ckpt(dcr_dtype t, size_t n_state, size_t shift)
     c.arch = arch3(t);
     memcpy(c.spec_sha256, SHA_A, 32);
     c.epoch = 0x0102030405060708ull;
+    c.step = 0x1112131415161718ull + shift;
     c.rng[0] = 1;
     c.rng[1] = 0xffffffffffffffffull;
     c.rng[2] = 0x8000000000000000ull;
@@ -239,6 +240,7 @@ static void assert_same(const dcr_ckpt *a, const dcr_ckpt *b)
         cr_assert_eq(a->arch.act[l], b->arch.act[l]);
     cr_assert_eq(memcmp(a->spec_sha256, b->spec_sha256, 32), 0);
     cr_assert_eq(a->epoch, b->epoch);
+    cr_assert_eq(a->step, b->step);
     for (int i = 0; i < 4; i++)
         cr_assert_eq(a->rng[i], b->rng[i]);
     size_t ds = dcr_dtype_size(a->arch.dtype);
@@ -361,6 +363,7 @@ Test(ckpt, layout_is_the_documented_one)
     c.arch.loss = DCR_LOSS_MSE;
     memcpy(c.spec_sha256, SHA_B, 32);
     c.epoch = 5;
+    c.step = 0x0a0b0c0d0e0f1011ull;
     c.rng[0] = 0x1122334455667788ull;
     c.rng[3] = 42;
     float p[2] = {1.0f, -2.0f}, s[1] = {0.5f};
@@ -371,10 +374,10 @@ Test(ckpt, layout_is_the_documented_one)
     save_ok(&c);
     size_t n;
     unsigned char *b = slurp(&n);
-    cr_assert_eq(n, 140 + 12 + 4);
+    cr_assert_eq(n, 148 + 12 + 4);
     cr_assert_eq(memcmp(b, "DELTACKP", 8), 0);
     cr_assert_eq(get32(b + 8), 1);      /* version */
-    cr_assert_eq(get32(b + 12), 140);   /* header_len */
+    cr_assert_eq(get32(b + 12), 148);   /* header_len */
     cr_assert_eq(get32(b + 16), 0);     /* dtype float32 */
     cr_assert_eq(get32(b + 20), 0);     /* loss mse */
     cr_assert_eq(get32(b + 24), 1);     /* n_layers */
@@ -383,20 +386,23 @@ Test(ckpt, layout_is_the_documented_one)
     cr_assert_eq(get32(b + 36), 1);     /* act[1] sigmoid */
     cr_assert_eq(memcmp(b + 40, SHA_B, 32), 0);
     cr_assert_eq(get64(b + 72), 5);     /* epoch */
-    cr_assert_eq(b[80], 0x88);          /* rng[0], little-endian */
-    cr_assert_eq(b[87], 0x11);
-    cr_assert_eq(get64(b + 80), 0x1122334455667788ull);
-    cr_assert_eq(get64(b + 88), 0);
-    cr_assert_eq(get64(b + 104), 42);   /* rng[3] */
-    cr_assert_eq(get64(b + 112), 2);    /* n_params */
-    cr_assert_eq(get64(b + 120), 1);    /* n_state */
-    cr_assert_eq(get64(b + 128), 12);   /* payload_len */
-    cr_assert_eq(get32(b + 136), crc32_ref(b, 136));
+    cr_assert_eq(b[80], 0x11);          /* step, little-endian */
+    cr_assert_eq(b[87], 0x0a);
+    cr_assert_eq(get64(b + 80), 0x0a0b0c0d0e0f1011ull);
+    cr_assert_eq(b[88], 0x88);          /* rng[0], little-endian */
+    cr_assert_eq(b[95], 0x11);
+    cr_assert_eq(get64(b + 88), 0x1122334455667788ull);
+    cr_assert_eq(get64(b + 96), 0);
+    cr_assert_eq(get64(b + 112), 42);   /* rng[3] */
+    cr_assert_eq(get64(b + 120), 2);    /* n_params */
+    cr_assert_eq(get64(b + 128), 1);    /* n_state */
+    cr_assert_eq(get64(b + 136), 12);   /* payload_len */
+    cr_assert_eq(get32(b + 144), crc32_ref(b, 144));
     static const unsigned char payload[12] = {0x00, 0x00, 0x80, 0x3f,  /* 1.0f */
                                               0x00, 0x00, 0x00, 0xc0,  /* -2.0f */
                                               0x00, 0x00, 0x00, 0x3f}; /* 0.5f */
-    cr_assert_eq(memcmp(b + 140, payload, 12), 0);
-    cr_assert_eq(get32(b + 152), crc32_ref(payload, 12));
+    cr_assert_eq(memcmp(b + 148, payload, 12), 0);
+    cr_assert_eq(get32(b + 160), crc32_ref(payload, 12));
     free(b);
 }
 
@@ -551,7 +557,7 @@ Test(ckpt, bad_header_length)
 {
     size_t n;
     unsigned char *b = saved_image(DCR_F32, &n);
-    uint32_t bad[] = {0, 139, 141, 132 + 8 * (DCR_MAX_LAYERS + 1), 0xffffffffu};
+    uint32_t bad[] = {0, 147, 149, 140 + 8 * (DCR_MAX_LAYERS + 1), 0xffffffffu};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         put32(b + 12, bad[i]);
         spit(b, n);
@@ -579,21 +585,22 @@ static void bad_field(size_t off, int width, uint64_t v, const char *tail)
 }
 
 /* offsets for arch3 (2 layers): sizes at 28, act at 40, sha at 48, epoch at
- * 80, rng at 88, n_params at 120, n_state at 128, payload_len at 136 */
+ * 80, step at 88, rng at 96, n_params at 128, n_state at 136, payload_len at
+ * 144 */
 Test(ckpt, bad_header_fields)
 {
     bad_field(16, 4, 2, ": header is not valid: dtype 2 (0 float32 or 1 float64 expected)");
     bad_field(20, 4, 9, ": header is not valid: loss 9 is unknown");
     bad_field(24, 4, 0, ": header is not valid: 0 layers (1 to 32 allowed)");
-    bad_field(24, 4, 3, ": header is not valid: 3 layers need a 156-byte header, not 148");
+    bad_field(24, 4, 3, ": header is not valid: 3 layers need a 164-byte header, not 156");
     bad_field(28, 4, 0, ": header is not valid: layer 0 has 0 units");
     bad_field(36, 4, 0x80000000u, ": header is not valid: layer 2 has 2147483648 units");
-    bad_field(44, 4, 5, ": header is not valid: layer 2 has activation 5, which is unknown");
-    bad_field(120, 8, 27, ": header is not valid: 27 parameters, the network has 26");
-    bad_field(136, 8, 108,
+    bad_field(44, 4, 9, ": header is not valid: layer 2 has activation 9, which is unknown");
+    bad_field(128, 8, 27, ": header is not valid: 27 parameters, the network has 26");
+    bad_field(144, 8, 108,
               ": header is not valid: payload length 108 does not match 26 parameters and 0 "
               "state elements of float32");
-    bad_field(128, 8, UINT64_MAX,
+    bad_field(136, 8, UINT64_MAX,
               ": header is not valid: payload length 104 does not match 26 parameters and "
               "18446744073709551615 state elements of float32");
 }
@@ -603,8 +610,8 @@ Test(ckpt, state_length_is_checked_against_the_file)
     /* n_state and payload_len agree with each other but not with the file */
     size_t n;
     unsigned char *b = saved_image(DCR_F32, &n);
-    put64(b + 128, 10);
-    put64(b + 136, 36 * 4);
+    put64(b + 136, 10);
+    put64(b + 144, 36 * 4);
     fix_header_crc(b);
     spit(b, n);
     char tail[128];

@@ -24,6 +24,8 @@ static dcr_arch make_arch(dcr_dtype t, int n_in, int h1, int h2, int n_out, dcr_
     a.act[1] = hidden;
     a.act[2] = hidden;
     a.act[3] = out;
+    for (int l = 1; l <= 3; l++)
+        a.alpha[l] = a.act[l] == DCR_ACT_LEAKY_RELU ? 0.2 : a.act[l] == DCR_ACT_ELU ? 0.8 : 0;
     a.loss = loss;
     return a;
 }
@@ -42,6 +44,37 @@ typedef struct {
     double z[DCR_MAX_LAYERS + 1][16], a[DCR_MAX_LAYERS + 1][16], d[DCR_MAX_LAYERS + 1][16];
     double m, s;
 } canon;
+
+static double canon_softplus(double v)
+{
+    return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+}
+
+static double canon_gelu_tanh(double z)
+{
+    return tanh(0.7978845608028654 * (z + 0.044715 * ((z * z) * z)));
+}
+
+/* t * sigma'(z), a = sigma(z) */
+static double canon_deriv(dcr_act act, double t, double z, double a, double al)
+{
+    double th;
+    switch (act) {
+    case DCR_ACT_IDENTITY: return t;
+    case DCR_ACT_SIGMOID: return t * (a * (1 - a));
+    case DCR_ACT_TANH: return t * (1 - a * a);
+    case DCR_ACT_RELU: return z > 0 ? t : 0;
+    case DCR_ACT_LEAKY_RELU: return z > 0 ? t : t * al;
+    case DCR_ACT_ELU: return z > 0 ? t : t * (al * exp(z));
+    case DCR_ACT_SOFTPLUS: return t * (1 / (1 + exp(-z)));
+    case DCR_ACT_GELU:
+        th = canon_gelu_tanh(z);
+        return t * ((0.5 * (1 + th)) + ((0.5 * z) * (1 - th * th)) * (0.7978845608028654 * (1 + 0.134145 * (z * z))));
+    case DCR_ACT_SOFTMAX: break;
+    }
+    cr_assert_fail("softmax has no separate derivative");
+    return 0;
+}
 
 static void canon_forward(canon *c, const dcr_arch *A, const double *P, const double *x)
 {
@@ -63,6 +96,10 @@ static void canon_forward(canon *c, const dcr_arch *A, const double *P, const do
             case DCR_ACT_SIGMOID: a[k] = 1 / (1 + exp(-z[k])); break;
             case DCR_ACT_TANH: a[k] = tanh(z[k]); break;
             case DCR_ACT_RELU: a[k] = z[k] > 0 ? z[k] : 0; break;
+            case DCR_ACT_LEAKY_RELU: a[k] = z[k] > 0 ? z[k] : A->alpha[l] * z[k]; break;
+            case DCR_ACT_ELU: a[k] = z[k] > 0 ? z[k] : A->alpha[l] * expm1(z[k]); break;
+            case DCR_ACT_SOFTPLUS: a[k] = canon_softplus(z[k]); break;
+            case DCR_ACT_GELU: a[k] = (0.5 * z[k]) * (1 + canon_gelu_tanh(z[k])); break;
             case DCR_ACT_SOFTMAX: break;
             }
         }
@@ -94,15 +131,14 @@ static double canon_loss_grad(canon *c, double *G, const dcr_arch *A, const doub
         for (int k = 0; k < n; k++) {
             double e = a[k] - y[k];
             loss += e * e;
-            switch (A->act[L]) {
-            case DCR_ACT_IDENTITY: d[k] = e; break;
-            case DCR_ACT_SIGMOID: d[k] = e * (a[k] * (1 - a[k])); break;
-            case DCR_ACT_TANH: d[k] = e * (1 - a[k] * a[k]); break;
-            case DCR_ACT_RELU: d[k] = z[k] > 0 ? e : 0; break;
-            case DCR_ACT_SOFTMAX: cr_assert_fail("mse with softmax");
-            }
+            d[k] = canon_deriv(A->act[L], e, z[k], a[k], A->alpha[L]);
         }
         loss = 0.5 * loss;
+    } else if (A->loss == DCR_LOSS_BINARY_CROSS_ENTROPY) {
+        for (int k = 0; k < n; k++) {
+            loss += y[k] * canon_softplus(-z[k]) + (1 - y[k]) * canon_softplus(z[k]);
+            d[k] = a[k] - y[k];
+        }
     } else {
         double ls = log(c->s);
         for (int k = 0; k < n; k++) {
@@ -118,14 +154,7 @@ static double canon_loss_grad(canon *c, double *G, const dcr_arch *A, const doub
             double t = W[0 * nl + j] * c->d[l + 1][0];
             for (int k = 1; k < nn; k++)
                 t += W[k * nl + j] * c->d[l + 1][k];
-            double al = c->a[l][j];
-            switch (A->act[l]) {
-            case DCR_ACT_IDENTITY: c->d[l][j] = t; break;
-            case DCR_ACT_SIGMOID: c->d[l][j] = t * (al * (1 - al)); break;
-            case DCR_ACT_TANH: c->d[l][j] = t * (1 - al * al); break;
-            case DCR_ACT_RELU: c->d[l][j] = c->z[l][j] > 0 ? t : 0; break;
-            case DCR_ACT_SOFTMAX: cr_assert_fail("hidden softmax");
-            }
+            c->d[l][j] = canon_deriv(A->act[l], t, c->z[l][j], c->a[l][j], A->alpha[l]);
         }
     }
     for (int l = 1; l <= L; l++) {
@@ -158,7 +187,7 @@ static double kink_margin(const dcr_arch *A, const double *P)
     canon_forward(&c, A, P, X);
     double m = INFINITY;
     for (int l = 1; l <= A->n_layers; l++)
-        if (A->act[l] == DCR_ACT_RELU)
+        if (A->act[l] == DCR_ACT_RELU || A->act[l] == DCR_ACT_LEAKY_RELU || A->act[l] == DCR_ACT_ELU)
             for (int k = 0; k < A->sizes[l]; k++)
                 m = fmin(m, fabs(c.z[l][k]));
     return m;
@@ -225,35 +254,50 @@ static void gradcheck(dcr_act hidden, dcr_act out, dcr_loss loss)
     dcr_ref_engine_free(&e);
 }
 
-static const dcr_act HIDDEN[] = {DCR_ACT_IDENTITY, DCR_ACT_SIGMOID, DCR_ACT_TANH, DCR_ACT_RELU};
+static const dcr_act HIDDEN[] = {DCR_ACT_IDENTITY,   DCR_ACT_SIGMOID, DCR_ACT_TANH,     DCR_ACT_RELU,
+                                 DCR_ACT_LEAKY_RELU, DCR_ACT_ELU,     DCR_ACT_SOFTPLUS, DCR_ACT_GELU};
+#define N_HIDDEN_ACTS (int)(sizeof HIDDEN / sizeof HIDDEN[0])
 
 Test(gradcheck, mse_identity_output)
 {
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
         gradcheck(HIDDEN[h], DCR_ACT_IDENTITY, DCR_LOSS_MSE);
 }
 
 Test(gradcheck, mse_sigmoid_output)
 {
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
         gradcheck(HIDDEN[h], DCR_ACT_SIGMOID, DCR_LOSS_MSE);
 }
 
 Test(gradcheck, mse_tanh_output)
 {
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
         gradcheck(HIDDEN[h], DCR_ACT_TANH, DCR_LOSS_MSE);
 }
 
 Test(gradcheck, mse_relu_output)
 {
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
         gradcheck(HIDDEN[h], DCR_ACT_RELU, DCR_LOSS_MSE);
+}
+
+Test(gradcheck, mse_new_activations_output)
+{
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
+        for (int o = 4; o < N_HIDDEN_ACTS; o++)
+            gradcheck(HIDDEN[h], HIDDEN[o], DCR_LOSS_MSE);
+}
+
+Test(gradcheck, binary_cross_entropy_sigmoid_output)
+{
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
+        gradcheck(HIDDEN[h], DCR_ACT_SIGMOID, DCR_LOSS_BINARY_CROSS_ENTROPY);
 }
 
 Test(gradcheck, cross_entropy_softmax_output)
 {
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < N_HIDDEN_ACTS; h++)
         gradcheck(HIDDEN[h], DCR_ACT_SOFTMAX, DCR_LOSS_CROSS_ENTROPY);
 }
 

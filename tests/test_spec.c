@@ -117,7 +117,7 @@ Test(spec, numbers)
 Test(spec, enums_and_names)
 {
     expect_error("{\"name\": \"n\", \"input\": 4, \"layers\": [{\"units\": 3, \"activation\": \"tanhh\"}], \"loss\": \"mse\"}",
-                 "layers[0].activation: unknown activation \"tanhh\" (expected one of: identity, sigmoid, tanh, relu, softmax; did you mean \"tanh\"?)");
+                 "layers[0].activation: unknown activation \"tanhh\" (expected one of: identity, sigmoid, tanh, relu, softmax, leaky_relu, elu, softplus, gelu; did you mean \"tanh\"?)");
     expect_error("{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"hinge\"}", "loss: unknown loss \"hinge\"");
     expect_error("{\"name\": \"n\", \"dtype\": \"float16\"" REST, "dtype: unknown dtype \"float16\"");
     expect_error("{\"name\": \"N\"" REST, "t.json:1:10: name: \"N\" is not a valid name");
@@ -125,8 +125,8 @@ Test(spec, enums_and_names)
     expect_error("{\"name\": \"x*/int main(){}/*\"" REST, "is not a valid name");
     expect_error("{\"name\": \"abcdefghijabcdefghijabcdefghijabc\"" REST, "is not a valid name");
     expect_error("{\"name\": 5" REST, "name: expected an identifier");
-    expect_error("{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"cross_entropy\", \"train\": {\"optimizer\": {\"type\": \"adam\"}}}",
-                 "train.optimizer.type: unknown optimizer \"adam\"");
+    expect_error("{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"cross_entropy\", \"train\": {\"optimizer\": {\"type\": \"adagrad\"}}}",
+                 "train.optimizer.type: unknown optimizer \"adagrad\"");
 }
 
 Test(spec, structure)
@@ -172,4 +172,66 @@ Test(spec, load_reports_missing_and_oversized_files)
     cr_expect(strstr(err.msg, "/nonexistent/x.json: cannot open") != NULL, "%s", err.msg);
     cr_assert_eq(dc_spec_load(&s, "/tmp", &err), -1);
     cr_expect(strstr(err.msg, "not a regular file") != NULL, "%s", err.msg);
+}
+
+Test(spec, validation_fraction_and_early_stopping)
+{
+    const char *t = "{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"cross_entropy\","
+                    "\"train\": {\"early_stopping\": {\"patience\": 5, \"min_delta\": 0.001}},"
+                    "\"data\": {\"train\": \"a.csv\", \"test_fraction\": 0.2, \"validation_fraction\": 0.25}}";
+    dc_spec s;
+    dcr_error err = {0};
+    cr_assert_eq(dc_spec_parse(&s, t, strlen(t), "t.json", &err), 0, "%s", err.msg);
+    cr_expect_eq(s.train.patience, 5);
+    cr_expect_eq(s.train.min_delta, 0.001);
+    cr_expect_eq(s.data.validation_fraction, 0.25);
+    dcr_job job;
+    dc_spec_job(&job, &s);
+    cr_expect_eq(job.validation_fraction, 0.25);
+    cr_expect_eq(job.train.patience, 5);
+    cr_expect_eq(job.train.min_delta, 0.001);
+    dc_spec_free(&s);
+
+    /* defaults: none held out, no early stopping; min_delta 0 */
+    const char *u = "{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"cross_entropy\","
+                    "\"train\": {\"early_stopping\": {\"patience\": 1}},"
+                    "\"data\": {\"train\": \"a.csv\", \"test\": \"b.csv\", \"validation_fraction\": 0.1}}";
+    cr_assert_eq(dc_spec_parse(&s, u, strlen(u), "t.json", &err), 0, "%s", err.msg);
+    cr_expect_eq(s.train.patience, 1);
+    cr_expect_eq(s.train.min_delta, 0);
+    dc_spec_free(&s);
+    const char *v = "{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"cross_entropy\"}";
+    cr_assert_eq(dc_spec_parse(&s, v, strlen(v), "t.json", &err), 0, "%s", err.msg);
+    cr_expect_eq(s.train.patience, 0);
+    cr_expect_eq(s.data.validation_fraction, 0);
+    dc_spec_free(&s);
+
+#define ES_SPEC(train, data) \
+    "{\"name\": \"n\", \"input\": 4, " GOOD_LAYERS ", \"loss\": \"cross_entropy\", \"train\": {" train "}, " \
+    "\"data\": {\"train\": \"a.csv\"" data "}}"
+    expect_error(ES_SPEC("", ", \"validation_fraction\": 1"),
+                 "data.validation_fraction: 1 is out of range (expected a number >= 0 and < 1)");
+    expect_error(ES_SPEC("", ", \"validation_fraction\": -0.1"), "data.validation_fraction: -0.10000000000000001 is out of range");
+    expect_error(ES_SPEC("", ", \"validation_fraction\": \"0.1\""),
+                 "data.validation_fraction: expected a number >= 0 and < 1, got a string");
+    expect_error(ES_SPEC("\"early_stopping\": {\"patience\": 3}", ""),
+                 "t.json:1:149: train.early_stopping: early stopping watches the validation loss: set "
+                 "data.validation_fraction above 0");
+    expect_error(ES_SPEC("\"early_stopping\": {\"patience\": 3}", ", \"validation_fraction\": 0"),
+                 "train.early_stopping: early stopping watches the validation loss");
+    expect_error(ES_SPEC("\"early_stopping\": {}", ", \"validation_fraction\": 0.2"),
+                 "train.early_stopping: missing required key \"patience\"");
+    expect_error(ES_SPEC("\"early_stopping\": {\"patience\": 0}", ", \"validation_fraction\": 0.2"),
+                 "train.early_stopping.patience: 0 is out of range (expected an integer from 1 to 1000000)");
+    expect_error(ES_SPEC("\"early_stopping\": {\"patience\": 2.5}", ", \"validation_fraction\": 0.2"),
+                 "train.early_stopping.patience: 2.5 is not an integer");
+    expect_error(ES_SPEC("\"early_stopping\": {\"patience\": 2, \"min_delta\": -1}", ", \"validation_fraction\": 0.2"),
+                 "train.early_stopping.min_delta: -1 is out of range (expected a number >= 0");
+    expect_error(ES_SPEC("\"early_stopping\": {\"patience\": 2, \"min_dleta\": 1}", ", \"validation_fraction\": 0.2"),
+                 "train.early_stopping.min_dleta: unknown key \"min_dleta\" (did you mean \"min_delta\"?)");
+    expect_error(ES_SPEC("\"early_stopping\": 3", ", \"validation_fraction\": 0.2"),
+                 "train.early_stopping: expected an object, got a number");
+    expect_error(ES_SPEC("\"early_stoping\": {\"patience\": 2}", ", \"validation_fraction\": 0.2"),
+                 "train.early_stoping: unknown key \"early_stoping\" (did you mean \"early_stopping\"?)");
+#undef ES_SPEC
 }

@@ -31,7 +31,9 @@
 /* Must match CASES in tests/reference/make_reference.py. */
 static const char *const cases[] = {
     "mse_sigmoid_identity", "mse_tanh_relu_sigmoid", "mse_identity_tanh",
-    "ce_relu_sigmoid_softmax", "ce_tanh_softmax2",
+    "ce_relu_sigmoid_softmax", "ce_tanh_softmax2", "mse_leaky_elu_softplus", "mse_gelu_gelu",
+    "mse_softplus_elu", "mse_gelu_leaky", "ce_leaky_softmax", "bce_gelu_softplus_sigmoid",
+    "bce_elu_sigmoid1",
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -239,6 +241,13 @@ Test(torch, jit_mse_tanh_relu_sigmoid) { run_case(cases[1], ENGINE_JIT); }
 Test(torch, jit_mse_identity_tanh) { run_case(cases[2], ENGINE_JIT); }
 Test(torch, jit_ce_relu_sigmoid_softmax) { run_case(cases[3], ENGINE_JIT); }
 Test(torch, jit_ce_tanh_softmax2) { run_case(cases[4], ENGINE_JIT); }
+Test(torch, jit_mse_leaky_elu_softplus) { run_case(cases[5], ENGINE_JIT); }
+Test(torch, jit_mse_gelu_gelu) { run_case(cases[6], ENGINE_JIT); }
+Test(torch, jit_mse_softplus_elu) { run_case(cases[7], ENGINE_JIT); }
+Test(torch, jit_mse_gelu_leaky) { run_case(cases[8], ENGINE_JIT); }
+Test(torch, jit_ce_leaky_softmax) { run_case(cases[9], ENGINE_JIT); }
+Test(torch, jit_bce_gelu_softplus_sigmoid) { run_case(cases[10], ENGINE_JIT); }
+Test(torch, jit_bce_elu_sigmoid1) { run_case(cases[11], ENGINE_JIT); }
 
 Test(torch, reference_engine_all_cases)
 {
@@ -246,12 +255,13 @@ Test(torch, reference_engine_all_cases)
         run_case(cases[i], ENGINE_REF);
 }
 
-/* The cases cover every activation and both losses, and each has a jit_
- * test above. */
+/* The cases cover every activation and loss, and each has a jit_ test
+ * above. */
 Test(torch, cases_cover_every_activation_and_loss)
 {
-    cr_assert_eq(N_CASES, 5, "a case was added or removed: update the jit_ tests");
-    int hidden[DCR_ACT_SOFTMAX + 1] = {0}, output[DCR_ACT_SOFTMAX + 1] = {0};
+    cr_assert_eq(N_CASES, 12, "a case was added or removed: update the jit_ tests");
+    int hidden[DCR_N_ACTS] = {0}, output[DCR_N_ACTS] = {0}, losses[DCR_N_LOSSES] = {0};
+    int given_alpha = 0, default_alpha = 0;
     for (size_t i = 0; i < N_CASES; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s/spec.json", REF_DIR, cases[i]);
@@ -260,15 +270,28 @@ Test(torch, cases_cover_every_activation_and_loss)
         cr_assert_eq(dc_spec_load(&s, path, &e), 0, "%s", e.msg);
         for (int l = 1; l < s.arch.n_layers; l++)
             hidden[s.arch.act[l]]++;
+        for (int l = 1; l <= s.arch.n_layers; l++)
+            if (s.arch.act[l] == DCR_ACT_LEAKY_RELU || s.arch.act[l] == DCR_ACT_ELU) {
+                int dflt = s.arch.alpha[l] == (s.arch.act[l] == DCR_ACT_ELU ? 1.0 : 0.01);
+                default_alpha += dflt;
+                given_alpha += !dflt;
+            }
         output[s.arch.act[s.arch.n_layers]]++;
+        losses[s.arch.loss]++;
         if (s.arch.loss == DCR_LOSS_CROSS_ENTROPY)
             cr_assert_eq(s.arch.act[s.arch.n_layers], DCR_ACT_SOFTMAX);
+        if (s.arch.loss == DCR_LOSS_BINARY_CROSS_ENTROPY)
+            cr_assert_eq(s.arch.act[s.arch.n_layers], DCR_ACT_SIGMOID);
         dc_spec_free(&s);
     }
-    for (int a = DCR_ACT_IDENTITY; a <= DCR_ACT_RELU; a++)
-        cr_assert_gt(hidden[a], 0, "no case has a hidden %s layer", dcr_act_name((dcr_act)a));
-    cr_assert_gt(output[DCR_ACT_IDENTITY], 0);
-    cr_assert_gt(output[DCR_ACT_SIGMOID], 0);
-    cr_assert_gt(output[DCR_ACT_TANH], 0);
-    cr_assert_gt(output[DCR_ACT_SOFTMAX], 0);
+    for (int a = 0; a < DCR_N_ACTS; a++) {
+        if (a != DCR_ACT_SOFTMAX)
+            cr_assert_gt(hidden[a], 0, "no case has a hidden %s layer", dcr_act_name((dcr_act)a));
+        if (a != DCR_ACT_RELU) /* a relu output is covered by the gradient checks only */
+            cr_assert_gt(output[a], 0, "no case has a %s output", dcr_act_name((dcr_act)a));
+    }
+    for (int l = 0; l < DCR_N_LOSSES; l++)
+        cr_assert_gt(losses[l], 0, "no case has the loss %s", dcr_loss_name((dcr_loss)l));
+    cr_assert_gt(default_alpha, 0, "no case uses a default alpha");
+    cr_assert_gt(given_alpha, 0, "no case gives alpha");
 }

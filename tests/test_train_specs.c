@@ -40,8 +40,8 @@ static void run(pipeline *p, const char *spec_file)
         dcr_standardize(&p->train, p->test.n_rows ? &p->test : NULL);
     p->params = calloc(p->net.n_params, dcr_dtype_size(p->net.arch.dtype));
     dcr_init_params(p->params, &p->net.arch, &p->spec.init);
-    cr_assert_eq(dcr_train(p->params, &p->eng, &p->train, p->test.n_rows ? &p->test : NULL, &p->spec.train,
-                           NULL, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(dcr_train(p->params, &p->eng, &p->train, NULL, p->test.n_rows ? &p->test : NULL,
+                           &p->spec.train, NULL, NULL, NULL, &err), 0, "%s", err.msg);
 }
 
 static void drop(pipeline *p)

@@ -22,7 +22,7 @@ int cli_build(cli_built *b, const dc_net *net, int reference, const char *cmd, d
     b->net = *net;
     b->is_ref = reference;
     if (reference)
-        return dcr_ref_engine(&b->engine, &b->net.arch, err);
+        return dcr_ref_engine_opt(&b->engine, &b->net.arch, &b->net.opt, err);
     double t0 = cli_now();
     dc_emit_opts o = {.strategy = DC_EMIT_UNROLLED, .command_line = cmd};
     char *src;

@@ -24,15 +24,22 @@ static const char usage_train[] =
     "  --save-every N        and every N epochs\n"
     "  --engine NAME         jit (default): the generated code under libtcc;\n"
     "                        reference: the generic loop-based engine\n"
+    "  --log FILE.csv        write per-epoch metrics as CSV (also after an early stop\n"
+    "                        or a NaN)\n"
+    "  --plot FILE.svg       plot the loss (and accuracy) curves as SVG\n"
+    "  --trace-deltas        record the mean |delta| of every layer per epoch\n"
+    "  --no-progress         no progress bar (it is only drawn on a terminal)\n"
     "  -q, --quiet           print only the summary\n";
 
 static const char usage_eval[] =
     "usage: deltac eval SPEC --init CKPT [--data FILE [--labels FILE]]\n"
     "\n"
-    "Prints the loss (and, for classes, the accuracy) of the checkpoint's parameters\n"
-    "on FILE, or without --data on the spec's test data (its test file or its\n"
-    "test_fraction split), or its training data when it has no test data. Features\n"
-    "are standardized with the training data's statistics when the spec says so.\n"
+    "Prints the loss of the checkpoint's parameters and, for classes, the accuracy\n"
+    "and the confusion matrix (rows: true class, columns: predicted), or for values\n"
+    "the RMSE and MAE over all outputs: on FILE, or without --data on the spec's\n"
+    "test data (its test file or its test_fraction split), or its training part\n"
+    "when it has no test data. Features are standardized with the training part's\n"
+    "statistics when the spec says so.\n"
     "  --init CKPT           the parameters (required)\n"
     "  --data FILE           data in the spec's format (CSV, or IDX images)\n"
     "  --labels FILE         labels of IDX images\n";
@@ -54,6 +61,8 @@ int cmd_train(int argc, char **argv)
     cli_args a = {argc, argv, 0, NULL, usage_train};
     dcr_job_io io;
     memset(&io, 0, sizeof io);
+    io.progress = 1;
+    int trace = 0;
     const char *v, *train = NULL, *train_labels = NULL, *test = NULL, *test_labels = NULL;
     long long epochs = -1, batch = -1, seed = -1;
     double lr = -1;
@@ -74,7 +83,11 @@ int cmd_train(int argc, char **argv)
             if (strcmp(v, "jit") != 0 && strcmp(v, "reference") != 0)
                 cli_usage_error("--engine: expected jit or reference, got '%s'", v);
             reference = strcmp(v, "reference") == 0;
-        } else if (cli_opt(&a, "--quiet", "-q", 0, &v)) io.quiet = 1;
+        } else if (cli_opt(&a, "--log", NULL, 1, &v)) io.log = v;
+        else if (cli_opt(&a, "--plot", NULL, 1, &v)) io.plot = v;
+        else if (cli_opt(&a, "--trace-deltas", NULL, 0, &v)) trace = 1;
+        else if (cli_opt(&a, "--no-progress", NULL, 0, &v)) io.progress = 0;
+        else if (cli_opt(&a, "--quiet", "-q", 0, &v)) io.quiet = 1;
         else cli_other(&a);
     }
     cli_need_pos(&a);
@@ -91,6 +104,8 @@ int cmd_train(int argc, char **argv)
     if (batch > 0) job.train.batch_size = (int)batch;
     if (lr > 0) job.train.lr = lr;
     if (seed >= 0) job.train.seed = job.init.seed = (uint64_t)seed;
+    if (trace) job.train.trace_deltas = 1;
+    io.name = s.name;
     io.train = train ? train : s.data.train;
     io.train_labels = train_labels ? train_labels : s.data.train_labels;
     io.test = test ? test : s.data.test;
@@ -136,11 +151,12 @@ static int standardize_like_training(dcr_dataset *d, const dc_spec *s, dcr_error
     io.train_labels = s->data.train_labels;
     io.test = s->data.test;
     io.test_labels = s->data.test_labels;
-    dcr_dataset train, test;
-    if (dcr_job_load_data(&train, &test, &job, &io, err))
+    dcr_dataset train, val, test;
+    if (dcr_job_load_data(&train, &val, &test, &job, &io, err))
         return -1;
     dcr_standardize(&train, d);
     dcr_dataset_free(&train);
+    dcr_dataset_free(&val);
     dcr_dataset_free(&test);
     return 0;
 }
@@ -199,20 +215,24 @@ int cmd_eval(int argc, char **argv)
         return cli_fail(&err);
     dcr_job job;
     dc_spec_job(&job, &l.s);
-    dcr_dataset train, test, *d;
+    dcr_dataset train, val, test, *d;
     memset(&train, 0, sizeof train);
+    memset(&val, 0, sizeof val);
     memset(&test, 0, sizeof test);
+    dcr_metrics m;
+    memset(&m, 0, sizeof m);
     int rc = -1;
     const char *what;
     if (data) {
         /* the file as training data of the spec's format, without a split */
         job.test_fraction = 0;
+        job.validation_fraction = 0;
         job.standardize = 0;
         dcr_job_io io;
         memset(&io, 0, sizeof io);
         io.train = data;
         io.train_labels = labels;
-        if (dcr_job_load_data(&train, &test, &job, &io, &err) ||
+        if (dcr_job_load_data(&train, &val, &test, &job, &io, &err) ||
             standardize_like_training(&train, &l.s, &err))
             goto out;
         d = &train;
@@ -228,20 +248,20 @@ int cmd_eval(int argc, char **argv)
         io.train_labels = l.s.data.train_labels;
         io.test = l.s.data.test;
         io.test_labels = l.s.data.test_labels;
-        if (dcr_job_load_data(&train, &test, &job, &io, &err))
+        if (dcr_job_load_data(&train, &val, &test, &job, &io, &err))
             goto out;
         d = test.n_rows ? &test : &train;
-        what = test.n_rows ? "the test data" : "the training data";
+        what = test.n_rows ? "the test data" : val.n_rows ? "the training part" : "the training data";
     }
-    double loss, acc;
-    if (dcr_evaluate(&loss, &acc, &l.b.engine, l.params, d, &err))
+    if (dcr_metrics_compute(&m, &l.b.engine, l.params, d, &err))
         goto out;
-    printf("%s: %zu rows\nloss: %.6f\n", what, d->n_rows, loss);
-    if (acc >= 0)
-        printf("accuracy: %.2f %%\n", 100 * acc);
+    printf("%s: %zu rows\nloss: %.6f\n", what, d->n_rows, m.loss);
+    dcr_metrics_write(stdout, &m);
     rc = 0;
 out:
+    dcr_metrics_free(&m);
     dcr_dataset_free(&train);
+    dcr_dataset_free(&val);
     dcr_dataset_free(&test);
     unload(&l);
     return rc ? cli_fail(&err) : 0;

@@ -62,4 +62,23 @@ if [ -s "$T/jit_xor.txt" ] && cmp -s "$T/jit_xor.txt" "$T/aot_xor.txt"; then ok;
 if grep -Eq 'test accuracy: (9[3-9]|100)' "$T/aot_iris.txt" && cmp -s "$T/jit_iris.txt" "$T/aot_iris.txt"; then ok; else
     bad "iris: the standalone trainer differs from deltac train"$'\n'"$(diff "$T/jit_iris.txt" "$T/aot_iris.txt" | tail -5)"; fi
 
+# validation, early stopping, the log, the plot and delta traces in a standalone trainer: as in deltac train
+cp -r "$SRC/specs/data" "$T/data"
+sed 's/"standardize": true,/"standardize": true, "validation_fraction": 0.2,/; s/"epochs": 100,/"epochs": 400, "early_stopping": {"patience": 10},/' \
+    "$SRC/specs/iris.json" >"$T/es.json"
+expect 0 '' "$DELTAC" emit "$T/es.json" --standalone -o "$T/es_trainer.c"
+if cc -O2 -std=c99 -Wall -Wextra -Werror -ffp-contract=off "$T/es_trainer.c" -o "$T/es_trainer" -lm 2>"$T/cc.log"; then ok; else
+    bad "standalone trainer with early stopping does not build cleanly: $(head -20 "$T/cc.log")"; fi
+expect 0 '--log FILE.csv' "$T/es_trainer" --help
+expect 0 '--no-progress' "$T/es_trainer" --help
+strip_es() { grep -E '^(data|epoch|test accuracy|stopped early|best epoch| +\|d\|)' | sed -E 's/ *\([0-9.]+ ms\)//'; }
+"$DELTAC" train "$T/es.json" --trace-deltas --log "$T/jit_es.csv" | strip_es >"$T/jit_es.txt"
+"$T/es_trainer" --train "$T/data/iris.csv" --trace-deltas --log "$T/aot_es.csv" --plot "$T/aot_es.svg" --no-progress |
+    strip_es >"$T/aot_es.txt"
+if grep -q '^stopped early after epoch' "$T/aot_es.txt" && grep -q '^data: 96 training rows, 24 validation rows' "$T/aot_es.txt" &&
+    cmp -s "$T/jit_es.txt" "$T/aot_es.txt"; then ok; else
+    bad "early stopping: the standalone trainer differs from deltac train"$'\n'"$(diff "$T/jit_es.txt" "$T/aot_es.txt" | tail -5)"; fi
+if cmp -s <(cut -d, -f1-8,10- "$T/jit_es.csv") <(cut -d, -f1-8,10- "$T/aot_es.csv") && head -c 400 "$T/aot_es.svg" | grep -q '<svg'; then ok; else
+    bad "the standalone trainer's log differs from deltac train's, or it wrote no plot"; fi
+
 finish cli_emit

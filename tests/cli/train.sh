@@ -59,6 +59,71 @@ expect 1 'iris.ckpt: saved with float32, the spec says float64' "$DELTAC" predic
 printf 'a,b,c\n1,2,3\n' >"$T/wide.csv"
 expect 1 'wide.csv:2:.*' "$DELTAC" predict "$SRC/specs/iris.json" --init "$T/iris.ckpt" --data "$T/wide.csv"
 
+# ---- logs, plots, delta traces, validation, early stopping, metrics ---------------------------
+expect 0 'wrote .*log.csv \(7 epochs\)' "$DELTAC" train "$SRC/specs/iris.json" -q --epochs 7 --log "$T/log.csv" --plot "$T/plot.svg"
+if head -1 "$T/log.csv" | grep -q '^epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds$' &&
+    [ "$(wc -l <"$T/log.csv")" = 8 ] && [ "$(tail -1 "$T/log.csv" | cut -d, -f1)" = 7 ]; then ok; else
+    bad "--log: expected a header and 7 rows: $(cat "$T/log.csv")"; fi
+if [ -s "$T/plot.svg" ] && head -c 400 "$T/plot.svg" | grep -q '<svg'; then ok; else bad "--plot wrote no SVG"; fi
+# the same epochs, printed: the log's losses are the lines'
+"$DELTAC" train "$SRC/specs/iris.json" --epochs 7 --trace-deltas --log "$T/dlog.csv" >"$T/dout.txt"
+if head -1 "$T/dlog.csv" | grep -q ',seconds,delta_1,delta_2$' && [ "$(wc -l <"$T/dlog.csv")" = 8 ] &&
+    awk -F, 'NR > 1 && !($10 > 0 && $11 > 0) { bad = 1 } END { exit bad }' "$T/dlog.csv"; then ok; else
+    bad "--trace-deltas: no delta columns: $(cat "$T/dlog.csv")"; fi
+if [ "$(grep -c '^ *|d| [0-9]' "$T/dout.txt")" = 7 ]; then ok; else bad "--trace-deltas printed no |d| lines: $(cat "$T/dout.txt")"; fi
+cmp -s <(grep '^epoch' "$T/dout.txt" | sed 's/ *(.*//') \
+       <("$DELTAC" train "$SRC/specs/iris.json" --epochs 7 | grep '^epoch' | sed 's/ *(.*//') &&
+    ok || bad "--trace-deltas changed the losses"
+expect 0 'wrote .*ref.csv' "$DELTAC" train "$SRC/specs/iris.json" -q --epochs 2 --engine reference --trace-deltas --log "$T/ref.csv"
+# no bar in a pipe; on a terminal (script(1) gives one) a bar unless --no-progress
+if "$DELTAC" train "$SRC/specs/sine.json" | grep -q 'samples/s'; then bad "a progress bar in a pipe"; else ok; fi
+if command -v script >/dev/null; then
+    out=$(script -qec "'$DELTAC' train '$SRC/specs/sine.json'" /dev/null)
+    grep -q 'samples/s' <<<"$out" && ok || bad "no progress bar on a terminal: $out"
+    out=$(script -qec "'$DELTAC' train '$SRC/specs/sine.json' --no-progress" /dev/null)
+    grep -q 'samples/s' <<<"$out" && bad "--no-progress drew a bar" || ok
+fi
+# a validation part and early stopping
+sed 's/"standardize": true,/"standardize": true, "validation_fraction": 0.2,/; s/"epochs": 100,/"epochs": 400, "early_stopping": {"patience": 10},/' \
+    "$SRC/specs/iris.json" >"$T/es.json"
+expect 0 'data: 96 training rows, 24 validation rows, 30 test rows' "$DELTAC" train "$T/es.json" --epochs 2
+expect 0 'epoch    1  loss [0-9.]+  train acc [0-9.]+  val loss [0-9.]+  val acc [0-9.]+  test loss' "$DELTAC" train "$T/es.json" --epochs 2
+"$DELTAC" train "$T/es.json" --save "$T/es.ckpt" --log "$T/es.csv" >"$T/es.txt"
+stop=$(sed -n 's/^stopped early after epoch \([0-9]*\): the validation loss did not improve for 10 epochs$/\1/p' "$T/es.txt")
+best=$(sed -n 's/^best epoch \([0-9]*\) (validation loss [0-9.]*): its parameters were restored$/\1/p' "$T/es.txt")
+if [ -n "$stop" ] && [ -n "$best" ] && [ "$stop" -lt 400 ] && [ "$((stop - best))" = 10 ] &&
+    [ "$(wc -l <"$T/es.csv")" = $((stop + 1)) ] && grep -q "saved .*es.ckpt (the best epoch)" "$T/es.txt"; then ok; else
+    bad "early stopping: $(tail -6 "$T/es.txt")"; fi
+# the checkpoint is the best epoch's: it resumes from there
+expect 0 "resuming from .*es.ckpt after epoch $best" "$DELTAC" train "$T/es.json" --init "$T/es.ckpt" --epochs 1
+vbest=$(awk -F, -v e="$best" '$1 == e { print $5 }' "$T/es.csv")
+if [ -n "$vbest" ] && grep -q "best epoch $best (validation loss $(printf '%.6f' "$vbest"))" "$T/es.txt"; then ok; else
+    bad "the best epoch's validation loss $vbest is not the log's"; fi
+sed 's/"epochs": 100,/"epochs": 100, "early_stopping": {"patience": 3},/' "$SRC/specs/iris.json" >"$T/nov.json"
+expect 1 'train.early_stopping: early stopping watches the validation loss' "$DELTAC" train "$T/nov.json"
+# eval: the confusion matrix, or RMSE and MAE
+expect 0 'confusion matrix \(rows: true class, columns: predicted class\):' "$DELTAC" eval "$SRC/specs/iris.json" --init "$T/iris.ckpt"
+"$DELTAC" eval "$SRC/specs/iris.json" --init "$T/iris.ckpt" >"$T/cm.txt"
+if awk '/^confusion/ { t = 1; next } t { n++; if (n == 1 && $0 !~ /^ +0 +1 +2$/) bad = 1;
+        if (n > 1) { if ($1 != n - 2 || NF != 4) bad = 1; for (i = 2; i <= 4; i++) s += $i } }
+        END { exit bad || n != 4 || s != 30 }' "$T/cm.txt"; then ok; else bad "eval's confusion matrix: $(cat "$T/cm.txt")"; fi
+"$DELTAC" train "$SRC/specs/sine.json" -q --epochs 3 --save "$T/sine.ckpt" >/dev/null
+"$DELTAC" eval "$SRC/specs/sine.json" --init "$T/sine.ckpt" >"$T/reg.txt"
+if grep -Eq '^rmse: [0-9.e+-]+$' "$T/reg.txt" && grep -Eq '^mae: [0-9.e+-]+$' "$T/reg.txt" && ! grep -q accuracy "$T/reg.txt"; then ok; else
+    bad "eval of values: $(cat "$T/reg.txt")"; fi
+# a loss that becomes infinite: what was recorded is written, then the error
+expect 1 'epoch [0-9]+, batch [0-9]+: loss is (inf|nan)' "$DELTAC" train "$SRC/specs/sine.json" -q --lr 0.8 --log "$T/nan.csv"
+ep=$("$DELTAC" train "$SRC/specs/sine.json" -q --lr 0.8 2>&1 | sed -n 's/.*epoch \([0-9]*\), batch.*/\1/p')
+if [ -n "$ep" ] && [ "$ep" -gt 1 ] && [ "$(wc -l <"$T/nan.csv")" = "$ep" ]; then ok; else
+    bad "the log after a divergence in epoch $ep has $(wc -l <"$T/nan.csv") lines"; fi
+# a gradient that overflows while the loss does not names its layer
+printf 'x,y\n1e172,0\n' >"$T/huge.csv"
+spec grad '{"name": "g", "dtype": "float64", "input": 1, "loss": "mse", "init": {"scheme": "uniform", "range": 1e-10},
+  "layers": [{"units": 1, "activation": "identity"}, {"units": 1, "activation": "identity"}],
+  "train": {"epochs": 1}, "data": {"train": "huge.csv", "target": {"kind": "values"}}}'
+expect 1 'epoch 1, batch 1: the gradient of layer [12] \((W|b)[12]\) is (NaN|infinite); lower the learning rate' \
+    "$DELTAC" train "$T/grad.json"
+
 # ---- a program embedding the library form predicts with saved weights ----------------------
 expect 0 'saved' "$DELTAC" train "$SRC/specs/xor.json" -q --save "$T/xor.ckpt"
 out=$("$XOR_PREDICT" "$T/xor.ckpt")

@@ -24,10 +24,13 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = 5
 
-# name, inputs, [(units, activation), ...], loss, seed. Together they cover
-# every hidden activation (identity, sigmoid, tanh, relu), mse with an
-# identity, sigmoid and tanh output, and cross_entropy with softmax.
-# tests/test_torch_reference.c lists the same names.
+# name, inputs, [(units, activation[, alpha]), ...], loss, seed. Together they
+# cover every hidden activation (identity, sigmoid, tanh, relu, leaky_relu,
+# elu, softplus, gelu), mse with every other output activation,
+# cross_entropy with softmax and binary_cross_entropy with sigmoid (one
+# output and several). leaky_relu and elu appear with their default alpha
+# (no "alpha" key) and with a given one. tests/test_torch_reference.c lists
+# the same names.
 CASES = [
     ("mse_sigmoid_identity", 3, [(5, "sigmoid"), (2, "identity")], "mse", 101),
     ("mse_tanh_relu_sigmoid", 4, [(6, "tanh"), (5, "relu"), (3, "sigmoid")], "mse", 202),
@@ -35,15 +38,47 @@ CASES = [
     ("ce_relu_sigmoid_softmax", 6, [(7, "relu"), (4, "sigmoid"), (3, "softmax")],
      "cross_entropy", 404),
     ("ce_tanh_softmax2", 8, [(3, "tanh"), (2, "softmax")], "cross_entropy", 505),
+    ("mse_leaky_elu_softplus", 4, [(6, "leaky_relu", 0.05), (5, "elu", 0.7), (3, "softplus")],
+     "mse", 606),
+    ("mse_gelu_gelu", 3, [(7, "gelu"), (2, "gelu")], "mse", 707),
+    ("mse_softplus_elu", 2, [(4, "softplus"), (3, "elu", 1.3)], "mse", 808),
+    ("mse_gelu_leaky", 3, [(4, "gelu"), (2, "leaky_relu", 0.1)], "mse", 909),
+    ("ce_leaky_softmax", 6, [(5, "leaky_relu"), (3, "softmax")], "cross_entropy", 1010),
+    ("bce_gelu_softplus_sigmoid", 5, [(6, "gelu"), (4, "softplus"), (3, "sigmoid")],
+     "binary_cross_entropy", 1111),
+    ("bce_elu_sigmoid1", 3, [(5, "elu"), (1, "sigmoid")], "binary_cross_entropy", 1212),
 ]
 
+# PyTorch's defaults, which deltac's match
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+
+F = torch.nn.functional
+
+# activation name -> f(z, alpha)
 ACT = {
-    "identity": lambda z: z,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "softmax": lambda z: torch.softmax(z, dim=1),
+    "identity": lambda z, al: z,
+    "sigmoid": lambda z, al: torch.sigmoid(z),
+    "tanh": lambda z, al: torch.tanh(z),
+    "relu": lambda z, al: torch.relu(z),
+    "softmax": lambda z, al: torch.softmax(z, dim=1),
+    "leaky_relu": lambda z, al: F.leaky_relu(z, negative_slope=al),
+    "elu": lambda z, al: F.elu(z, alpha=al),
+    "softplus": lambda z, al: F.softplus(z),
+    "gelu": lambda z, al: F.gelu(z, approximate="tanh"),
 }
+
+
+def layer_parts(layer):
+    """(units, activation, alpha or None as given in the spec)"""
+    return (layer[0], layer[1], layer[2] if len(layer) > 2 else None)
+
+
+def layer_json(layer):
+    units, act, alpha = layer_parts(layer)
+    d = {"units": units, "activation": act}
+    if alpha is not None:
+        d["alpha"] = alpha
+    return d
 
 
 def spec_text(name, n_in, layers, loss):
@@ -52,7 +87,7 @@ def spec_text(name, n_in, layers, loss):
         "name": name,
         "dtype": "float64",
         "input": n_in,
-        "layers": [{"units": u, "activation": a} for u, a in layers],
+        "layers": [layer_json(layer) for layer in layers],
         "loss": loss,
     }
     return json.dumps(spec, indent=2) + "\n"
@@ -63,13 +98,20 @@ def targets(rng, loss, out_act, n_out):
         y = np.zeros((BATCH, n_out))
         y[np.arange(BATCH), rng.integers(0, n_out, BATCH)] = 1.0
         return y
-    lo, hi = {"identity": (-2.0, 2.0), "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}[out_act]
+    if loss == "binary_cross_entropy":
+        # 0/1 labels for a single output, probabilities for several
+        if n_out == 1:
+            return rng.integers(0, 2, (BATCH, n_out)).astype(np.float64)
+        return rng.uniform(0.0, 1.0, (BATCH, n_out))
+    lo, hi = {"identity": (-2.0, 2.0), "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0),
+              "leaky_relu": (-1.0, 2.0), "elu": (-0.7, 2.0), "softplus": (0.0, 2.0),
+              "gelu": (-0.2, 2.0)}[out_act]
     return rng.uniform(lo, hi, (BATCH, n_out))
 
 
 def make_case(name, n_in, layers, loss, seed):
     rng = np.random.default_rng(seed)
-    sizes = [n_in] + [u for u, _ in layers]
+    sizes = [n_in] + [layer[0] for layer in layers]
     params = []  # (W [out, in], b [out]) per layer
     for l in range(1, len(sizes)):
         w = rng.uniform(-1.0, 1.0, (sizes[l], sizes[l - 1]))
@@ -88,11 +130,17 @@ def make_case(name, n_in, layers, loss, seed):
 
     a = torch.from_numpy(x)
     yt = torch.from_numpy(y)
-    for lin, (_, act) in zip(linears, layers):
+    for lin, layer in zip(linears, layers):
+        _, act, alpha = layer_parts(layer)
         z = lin(a)
-        a = ACT[act](z)
+        a = ACT[act](z, alpha if alpha is not None else DEFAULT_ALPHA.get(act))
     if loss == "mse":
         per_sample = 0.5 * ((a - yt) ** 2).sum(dim=1)
+    elif loss == "binary_cross_entropy":
+        # z is the last layer's pre-activation; a = sigmoid(z)
+        per_sample = F.binary_cross_entropy_with_logits(z, yt, reduction="none").sum(dim=1)
+        total = F.binary_cross_entropy_with_logits(z, yt, reduction="sum")
+        assert abs(per_sample.sum().item() - total.item()) <= 1e-12 * abs(total.item())
     else:
         # z is the last layer's pre-activation; a = softmax(z)
         per_sample = -(yt * torch.log_softmax(z, dim=1)).sum(dim=1)
