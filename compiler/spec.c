@@ -718,6 +718,26 @@ static void hash(dc_spec *s, const char *text, size_t len)
         snprintf(s->sha256_hex + 2 * i, 3, "%02x", s->sha256[i]);
 }
 
+/* The offset of the first \u0000 escape inside a JSON string, or -1.
+ * cJSON decodes it to a NUL that silently ends the C string: a name or a
+ * path would be read as its part before the escape. */
+static size_t escaped_nul(const char *t, size_t len)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!in_str) {
+            in_str = t[i] == '"';
+        } else if (t[i] == '\\') {
+            if (len - i > 5 && t[i + 1] == 'u' && memcmp(t + i + 2, "0000", 4) == 0)
+                return i;
+            i++; /* the escaped character */
+        } else if (t[i] == '"') {
+            in_str = 0;
+        }
+    }
+    return (size_t)-1;
+}
+
 int dc_spec_parse(dc_spec *out, const char *text, size_t len, const char *path, dcr_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -737,6 +757,11 @@ int dc_spec_parse(dc_spec *out, const char *text, size_t len, const char *path, 
     const char *nul = memchr(text, 0, len);
     if (nul) {
         verr_at(&c, (size_t)(nul - text), "", "NUL byte in the file (expected JSON text)");
+        goto fail;
+    }
+    size_t enul = escaped_nul(text, len);
+    if (enul != (size_t)-1) {
+        verr_at(&c, enul, "", "\\u0000 (a NUL character) in a string is not allowed");
         goto fail;
     }
     size_t deep = dc_json_too_deep(text, len, SPEC_MAX_DEPTH);

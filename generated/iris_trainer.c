@@ -52,7 +52,8 @@ typedef enum {
     DCR_ERR_LIMIT,  /* a named limit was exceeded */
     DCR_ERR_JIT,    /* the JIT failed (tcc's message follows) */
     DCR_ERR_TRAIN,  /* training diverged (NaN/Inf) */
-    DCR_ERR_NOMEM
+    DCR_ERR_NOMEM,
+    DCR_ERR_INTERRUPTED /* training stopped at the caller's request (dcr_request_stop) */
 } dcr_status;
 
 typedef struct {
@@ -359,6 +360,21 @@ typedef struct {
  * be NULL for a fresh start from o->seed; hooks and result may be NULL.
  * Stops with DCR_ERR_TRAIN when a loss or a gradient is not finite, naming
  * the epoch, the batch and (for a gradient) the layer. */
+/* Stopping on request (Ctrl-C). The runtime installs no signal handler: a
+ * program's own SIGINT handler calls dcr_request_stop, which only stores
+ * to a volatile sig_atomic_t (async-signal-safe). dcr_train checks it after
+ * every batch: after an epoch's last batch it finishes the epoch (its stats
+ * and on_epoch hook) and stops at the epoch boundary; after any other batch
+ * it stops at once, the state recording the epochs done, the steps taken
+ * and the shuffle RNG as it was before the unfinished epoch (a resumed run
+ * repeats that epoch from its start, on the parameters after the batch).
+ * Either way it fails with DCR_ERR_INTERRUPTED, "interrupted after epoch E,
+ * batch B ...", without restoring an early-stopping best epoch.
+ * dcr_clear_stop forgets a request; dcr_stop_requested tells. */
+void dcr_request_stop(void);
+void dcr_clear_stop(void);
+int dcr_stop_requested(void);
+
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
               const dcr_dataset *val, const dcr_dataset *test, const dcr_train_opts *o,
               dcr_train_state *state, const dcr_train_hooks *hooks, dcr_train_result *result,
@@ -547,7 +563,9 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
 
 /* The whole main() of a standalone trainer: parses argv (see --help),
  * runs the job, prints errors to stderr; returns the exit status (0, 1 for
- * an error in the input, 2 for a usage error). name is the network's. */
+ * an error in the input, 2 for a usage error, 130 when interrupted by
+ * SIGINT: its handler, installed here, calls dcr_request_stop). name is the
+ * network's. */
 int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job,
                      const dcr_engine *e);
 
@@ -3840,6 +3858,7 @@ int dcr_plot_write_svg(const char *path, const dcr_history *h, const char *title
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -4006,6 +4025,23 @@ int dcr_evaluate(double *loss, double *acc, const dcr_engine *e, const void *par
     return 0;
 }
 
+static volatile sig_atomic_t train_stop_flag = 0;
+
+void dcr_request_stop(void)
+{
+    train_stop_flag = 1;
+}
+
+void dcr_clear_stop(void)
+{
+    train_stop_flag = 0;
+}
+
+int dcr_stop_requested(void)
+{
+    return train_stop_flag != 0;
+}
+
 void dcr_train_state_init(dcr_train_state *st, uint64_t seed)
 {
     st->epoch = 0;
@@ -4048,26 +4084,38 @@ static size_t first_nonfinite(const void *v, size_t off, size_t n, dcr_dtype t)
     return n;
 }
 
-/* Scans the gradient sum layer by layer, W(l) then b(l), and fails naming
- * the first layer with a NaN or infinite element. */
-static int check_grad(const dcr_arch *a, const void *grad, uint64_t ep, size_t batch, dcr_error *err)
+/* The first layer l (and k: 0 for W(l), 1 for b(l)) of a parameter-shaped
+ * buffer with a NaN or infinite element, its value in *v; 0 when none. */
+static int first_bad_layer(const dcr_arch *a, const void *buf, int *k_out, double *v)
 {
     for (int l = 1; l <= a->n_layers; l++) {
         size_t nw = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1], nb = (size_t)a->sizes[l];
         size_t off[2] = {dcr_arch_w_offset(a, l), dcr_arch_b_offset(a, l)}, n[2] = {nw, nb};
         for (int k = 0; k < 2; k++) {
-            size_t i = first_nonfinite(grad, off[k], n[k], a->dtype);
+            size_t i = first_nonfinite(buf, off[k], n[k], a->dtype);
             if (i == n[k])
                 continue;
-            double v = get(grad, off[k] + i, a->dtype);
-            return dcr_fail(err, DCR_ERR_TRAIN,
-                            "epoch %llu, batch %zu: the gradient of layer %d (%c%d) is %s; lower the "
-                            "learning rate",
-                            (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
-                            isnan(v) ? "NaN" : "infinite");
+            *k_out = k;
+            *v = get(buf, off[k] + i, a->dtype);
+            return l;
         }
     }
     return 0;
+}
+
+/* Scans the gradient sum layer by layer, W(l) then b(l), and fails naming
+ * the first layer with a NaN or infinite element. */
+static int check_grad(const dcr_arch *a, const void *grad, uint64_t ep, size_t batch, dcr_error *err)
+{
+    int k;
+    double v;
+    int l = first_bad_layer(a, grad, &k, &v);
+    if (!l)
+        return 0;
+    return dcr_fail(err, DCR_ERR_TRAIN,
+                    "epoch %llu, batch %zu: the gradient of layer %d (%c%d) is %s; lower the "
+                    "learning rate",
+                    (unsigned long long)ep, batch, l, k ? 'b' : 'W', l, isnan(v) ? "NaN" : "infinite");
 }
 
 /* What early stopping keeps of the best epoch so far. */
@@ -4187,6 +4235,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
          * k alone: simpler for a standalone trainer to reproduce. */
         for (size_t i = 0; i < n; i++)
             idx[i] = i;
+        dcr_rng rng0 = st->rng; /* an interruption mid-epoch goes back to it */
         if (o->shuffle)
             dcr_rng_shuffle(&st->rng, idx, n);
         double t0 = now(), sum = 0, lr = o->lr;
@@ -4217,6 +4266,19 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                          "epoch %llu, batch %zu: loss is %s (NaN or infinite); lower the "
                          "learning rate",
                          (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
+                /* name a layer: one whose parameters the last step made so,
+                 * else the first whose gradient is */
+                int k, pl;
+                double v;
+                int l = pl = first_bad_layer(a, params, &k, &v);
+                if (!l)
+                    l = first_bad_layer(a, grad, &k, &v);
+                if (l && err) {
+                    size_t len = strlen(err->msg);
+                    snprintf(err->msg + len, sizeof err->msg - len, " (the %s of layer %d (%c%d) %s %s)",
+                             pl ? "parameters" : "gradient", l, k ? 'b' : 'W', l, pl ? "are" : "is",
+                             isnan(v) ? "NaN" : "infinite");
+                }
                 goto done;
             }
             if (check_grad(a, grad, ep, batch, err))
@@ -4232,6 +4294,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             sum += loss * (double)m;
             if (on_batch)
                 on_batch(user, ep, s + m, n);
+            if (train_stop_flag && s + m < n) {
+                st->rng = rng0;
+                dcr_fail(err, DCR_ERR_INTERRUPTED,
+                         "interrupted after epoch %llu, batch %zu of %zu (the epoch is unfinished: %llu "
+                         "epoch%s done)",
+                         (unsigned long long)ep, batch, (n + bs - 1) / bs, (unsigned long long)(ep - 1),
+                         ep - 1 == 1 ? "" : "s");
+                goto done;
+            }
         }
         st->epoch = ep;
         dcr_epoch_stats stats = {0};
@@ -4273,6 +4344,11 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         }
         if (on_epoch && on_epoch(user, &stats, st, err))
             goto done;
+        if (train_stop_flag) {
+            dcr_fail(err, DCR_ERR_INTERRUPTED, "interrupted after epoch %llu, batch %zu (the epoch's last)",
+                     (unsigned long long)ep, batch);
+            goto done;
+        }
         if (o->patience > 0 && best.since >= o->patience) {
             if (result)
                 result->stopped_early = run < o->epochs;
@@ -4575,6 +4651,18 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     int trc = dcr_train(params, e, &train, &val, &test, &job->train, &st, &hooks, &res, err);
     dcr_progress_free(p.prog);
     p.prog = NULL;
+    if (trc && err->status == DCR_ERR_INTERRUPTED && io->save) {
+        /* Ctrl-C: keep what was trained (dcr_train left st where it stopped) */
+        dcr_error serr;
+        if (job_save(&p, &st, &serr)) {
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof err->msg - len, " (and saving failed: %s)", serr.msg);
+        } else {
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof err->msg - len, "; saved %s (%llu epochs done)", io->save,
+                     (unsigned long long)st.epoch);
+        }
+    }
     if (trc) {
         /* what was recorded up to the failure, then the failure */
         if (p.hist) {
@@ -4635,6 +4723,7 @@ done:
  * --standalone). This is the one runtime file that prints: it is main(). */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -4642,6 +4731,15 @@ done:
 
 #define TRAINER_EXIT_USER 1
 #define TRAINER_EXIT_USAGE 2
+#define TRAINER_EXIT_INTERRUPTED 130
+
+/* Ctrl-C: stop after the current batch; a second one ends the process */
+static void trainer_on_sigint(int sig)
+{
+    (void)sig;
+    dcr_request_stop();
+    signal(SIGINT, SIG_DFL);
+}
 
 static void trainer_usage(FILE *f, const char *prog, const char *name, const dcr_job *job)
 {
@@ -4778,10 +4876,14 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
         return TRAINER_EXIT_USAGE;
     }
     dcr_error err;
-    if (dcr_job_run(&job, e, &io, stdout, &err)) {
+    dcr_clear_stop();
+    signal(SIGINT, trainer_on_sigint);
+    int rc = dcr_job_run(&job, e, &io, stdout, &err);
+    signal(SIGINT, SIG_DFL);
+    if (rc) {
         fflush(stdout);
         fprintf(stderr, "%s: %s\n", prog, err.msg);
-        return TRAINER_EXIT_USER;
+        return err.status == DCR_ERR_INTERRUPTED ? TRAINER_EXIT_INTERRUPTED : TRAINER_EXIT_USER;
     }
     return 0;
 }

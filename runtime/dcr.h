@@ -33,7 +33,8 @@ typedef enum {
     DCR_ERR_LIMIT,  /* a named limit was exceeded */
     DCR_ERR_JIT,    /* the JIT failed (tcc's message follows) */
     DCR_ERR_TRAIN,  /* training diverged (NaN/Inf) */
-    DCR_ERR_NOMEM
+    DCR_ERR_NOMEM,
+    DCR_ERR_INTERRUPTED /* training stopped at the caller's request (dcr_request_stop) */
 } dcr_status;
 
 typedef struct {
@@ -340,6 +341,21 @@ typedef struct {
  * be NULL for a fresh start from o->seed; hooks and result may be NULL.
  * Stops with DCR_ERR_TRAIN when a loss or a gradient is not finite, naming
  * the epoch, the batch and (for a gradient) the layer. */
+/* Stopping on request (Ctrl-C). The runtime installs no signal handler: a
+ * program's own SIGINT handler calls dcr_request_stop, which only stores
+ * to a volatile sig_atomic_t (async-signal-safe). dcr_train checks it after
+ * every batch: after an epoch's last batch it finishes the epoch (its stats
+ * and on_epoch hook) and stops at the epoch boundary; after any other batch
+ * it stops at once, the state recording the epochs done, the steps taken
+ * and the shuffle RNG as it was before the unfinished epoch (a resumed run
+ * repeats that epoch from its start, on the parameters after the batch).
+ * Either way it fails with DCR_ERR_INTERRUPTED, "interrupted after epoch E,
+ * batch B ...", without restoring an early-stopping best epoch.
+ * dcr_clear_stop forgets a request; dcr_stop_requested tells. */
+void dcr_request_stop(void);
+void dcr_clear_stop(void);
+int dcr_stop_requested(void);
+
 int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
               const dcr_dataset *val, const dcr_dataset *test, const dcr_train_opts *o,
               dcr_train_state *state, const dcr_train_hooks *hooks, dcr_train_result *result,
@@ -528,7 +544,9 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
 
 /* The whole main() of a standalone trainer: parses argv (see --help),
  * runs the job, prints errors to stderr; returns the exit status (0, 1 for
- * an error in the input, 2 for a usage error). name is the network's. */
+ * an error in the input, 2 for a usage error, 130 when interrupted by
+ * SIGINT: its handler, installed here, calls dcr_request_stop). name is the
+ * network's. */
 int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job,
                      const dcr_engine *e);
 

@@ -265,6 +265,18 @@ int dcr_job_run(const dcr_job *job, const dcr_engine *e, const dcr_job_io *io, F
     int trc = dcr_train(params, e, &train, &val, &test, &job->train, &st, &hooks, &res, err);
     dcr_progress_free(p.prog);
     p.prog = NULL;
+    if (trc && err->status == DCR_ERR_INTERRUPTED && io->save) {
+        /* Ctrl-C: keep what was trained (dcr_train left st where it stopped) */
+        dcr_error serr;
+        if (job_save(&p, &st, &serr)) {
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof err->msg - len, " (and saving failed: %s)", serr.msg);
+        } else {
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof err->msg - len, "; saved %s (%llu epochs done)", io->save,
+                     (unsigned long long)st.epoch);
+        }
+    }
     if (trc) {
         /* what was recorded up to the failure, then the failure */
         if (p.hist) {

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,23 @@ int dcr_evaluate(double *loss, double *acc, const dcr_engine *e, const void *par
     return 0;
 }
 
+static volatile sig_atomic_t train_stop_flag = 0;
+
+void dcr_request_stop(void)
+{
+    train_stop_flag = 1;
+}
+
+void dcr_clear_stop(void)
+{
+    train_stop_flag = 0;
+}
+
+int dcr_stop_requested(void)
+{
+    return train_stop_flag != 0;
+}
+
 void dcr_train_state_init(dcr_train_state *st, uint64_t seed)
 {
     st->epoch = 0;
@@ -211,26 +229,38 @@ static size_t first_nonfinite(const void *v, size_t off, size_t n, dcr_dtype t)
     return n;
 }
 
-/* Scans the gradient sum layer by layer, W(l) then b(l), and fails naming
- * the first layer with a NaN or infinite element. */
-static int check_grad(const dcr_arch *a, const void *grad, uint64_t ep, size_t batch, dcr_error *err)
+/* The first layer l (and k: 0 for W(l), 1 for b(l)) of a parameter-shaped
+ * buffer with a NaN or infinite element, its value in *v; 0 when none. */
+static int first_bad_layer(const dcr_arch *a, const void *buf, int *k_out, double *v)
 {
     for (int l = 1; l <= a->n_layers; l++) {
         size_t nw = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1], nb = (size_t)a->sizes[l];
         size_t off[2] = {dcr_arch_w_offset(a, l), dcr_arch_b_offset(a, l)}, n[2] = {nw, nb};
         for (int k = 0; k < 2; k++) {
-            size_t i = first_nonfinite(grad, off[k], n[k], a->dtype);
+            size_t i = first_nonfinite(buf, off[k], n[k], a->dtype);
             if (i == n[k])
                 continue;
-            double v = get(grad, off[k] + i, a->dtype);
-            return dcr_fail(err, DCR_ERR_TRAIN,
-                            "epoch %llu, batch %zu: the gradient of layer %d (%c%d) is %s; lower the "
-                            "learning rate",
-                            (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
-                            isnan(v) ? "NaN" : "infinite");
+            *k_out = k;
+            *v = get(buf, off[k] + i, a->dtype);
+            return l;
         }
     }
     return 0;
+}
+
+/* Scans the gradient sum layer by layer, W(l) then b(l), and fails naming
+ * the first layer with a NaN or infinite element. */
+static int check_grad(const dcr_arch *a, const void *grad, uint64_t ep, size_t batch, dcr_error *err)
+{
+    int k;
+    double v;
+    int l = first_bad_layer(a, grad, &k, &v);
+    if (!l)
+        return 0;
+    return dcr_fail(err, DCR_ERR_TRAIN,
+                    "epoch %llu, batch %zu: the gradient of layer %d (%c%d) is %s; lower the "
+                    "learning rate",
+                    (unsigned long long)ep, batch, l, k ? 'b' : 'W', l, isnan(v) ? "NaN" : "infinite");
 }
 
 /* What early stopping keeps of the best epoch so far. */
@@ -350,6 +380,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
          * k alone: simpler for a standalone trainer to reproduce. */
         for (size_t i = 0; i < n; i++)
             idx[i] = i;
+        dcr_rng rng0 = st->rng; /* an interruption mid-epoch goes back to it */
         if (o->shuffle)
             dcr_rng_shuffle(&st->rng, idx, n);
         double t0 = now(), sum = 0, lr = o->lr;
@@ -380,6 +411,19 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                          "epoch %llu, batch %zu: loss is %s (NaN or infinite); lower the "
                          "learning rate",
                          (unsigned long long)ep, batch, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
+                /* name a layer: one whose parameters the last step made so,
+                 * else the first whose gradient is */
+                int k, pl;
+                double v;
+                int l = pl = first_bad_layer(a, params, &k, &v);
+                if (!l)
+                    l = first_bad_layer(a, grad, &k, &v);
+                if (l && err) {
+                    size_t len = strlen(err->msg);
+                    snprintf(err->msg + len, sizeof err->msg - len, " (the %s of layer %d (%c%d) %s %s)",
+                             pl ? "parameters" : "gradient", l, k ? 'b' : 'W', l, pl ? "are" : "is",
+                             isnan(v) ? "NaN" : "infinite");
+                }
                 goto done;
             }
             if (check_grad(a, grad, ep, batch, err))
@@ -395,6 +439,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             sum += loss * (double)m;
             if (on_batch)
                 on_batch(user, ep, s + m, n);
+            if (train_stop_flag && s + m < n) {
+                st->rng = rng0;
+                dcr_fail(err, DCR_ERR_INTERRUPTED,
+                         "interrupted after epoch %llu, batch %zu of %zu (the epoch is unfinished: %llu "
+                         "epoch%s done)",
+                         (unsigned long long)ep, batch, (n + bs - 1) / bs, (unsigned long long)(ep - 1),
+                         ep - 1 == 1 ? "" : "s");
+                goto done;
+            }
         }
         st->epoch = ep;
         dcr_epoch_stats stats = {0};
@@ -436,6 +489,11 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         }
         if (on_epoch && on_epoch(user, &stats, st, err))
             goto done;
+        if (train_stop_flag) {
+            dcr_fail(err, DCR_ERR_INTERRUPTED, "interrupted after epoch %llu, batch %zu (the epoch's last)",
+                     (unsigned long long)ep, batch);
+            goto done;
+        }
         if (o->patience > 0 && best.since >= o->patience) {
             if (result)
                 result->stopped_early = run < o->epochs;

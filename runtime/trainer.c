@@ -2,6 +2,7 @@
  * --standalone). This is the one runtime file that prints: it is main(). */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,15 @@
 
 #define TRAINER_EXIT_USER 1
 #define TRAINER_EXIT_USAGE 2
+#define TRAINER_EXIT_INTERRUPTED 130
+
+/* Ctrl-C: stop after the current batch; a second one ends the process */
+static void trainer_on_sigint(int sig)
+{
+    (void)sig;
+    dcr_request_stop();
+    signal(SIGINT, SIG_DFL);
+}
 
 static void trainer_usage(FILE *f, const char *prog, const char *name, const dcr_job *job)
 {
@@ -146,10 +156,14 @@ int dcr_trainer_main(int argc, char **argv, const char *name, const dcr_job *job
         return TRAINER_EXIT_USAGE;
     }
     dcr_error err;
-    if (dcr_job_run(&job, e, &io, stdout, &err)) {
+    dcr_clear_stop();
+    signal(SIGINT, trainer_on_sigint);
+    int rc = dcr_job_run(&job, e, &io, stdout, &err);
+    signal(SIGINT, SIG_DFL);
+    if (rc) {
         fflush(stdout);
         fprintf(stderr, "%s: %s\n", prog, err.msg);
-        return TRAINER_EXIT_USER;
+        return err.status == DCR_ERR_INTERRUPTED ? TRAINER_EXIT_INTERRUPTED : TRAINER_EXIT_USER;
     }
     return 0;
 }

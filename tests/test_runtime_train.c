@@ -474,6 +474,7 @@ Test(train, early_stopping_restores_the_best_at_the_end)
     cr_assert_eq(loss, l.s[best].val_loss);
 
     /* an improvement must beat min_delta: with a huge one none does */
+    dcr_ref_engine_free(&e);
     setup_net(&e, p, &a, 3);
     o.patience = 2;
     o.min_delta = 1e6;
@@ -827,4 +828,99 @@ Test(job, validation_split_and_standardization)
     dcr_dataset_free(&tr);
     dcr_dataset_free(&va);
     dcr_dataset_free(&te);
+}
+
+/* ---- stopping on request (Ctrl-C: the program's handler calls dcr_request_stop) ---- */
+static int stop_at_epoch(void *user, const dcr_epoch_stats *s, const dcr_train_state *st, dcr_error *err)
+{
+    (void)st;
+    (void)err;
+    if (s->epoch == *(uint64_t *)user)
+        dcr_request_stop();
+    return 0;
+}
+
+typedef struct {
+    uint64_t epoch;
+    size_t done;
+} stop_pos;
+
+static void stop_at_batch(void *user, uint64_t epoch, size_t done, size_t total)
+{
+    (void)total;
+    stop_pos *sp = user;
+    if (epoch == sp->epoch && done == sp->done)
+        dcr_request_stop();
+}
+
+/* Stopped at an epoch boundary, a resumed run ends exactly where one
+ * uninterrupted run does: parameters, step count and RNG. */
+Test(train, interrupted_at_an_epoch_boundary_resumes_exactly)
+{
+    dcr_dataset tr = blobs(60, 1, 0);
+    dcr_arch a = net(DCR_F64, 0);
+    dcr_engine e;
+    double p[MAXP], q[MAXP];
+    size_t n = dcr_arch_n_params(&a);
+    setup_net(&e, p, &a, 3);
+    memcpy(q, p, n * sizeof *p);
+    dcr_train_opts o = opts(0.1, 8, 5, 1, 5);
+    dcr_error err = {0};
+    dcr_train_state st, st1;
+    dcr_train_state_init(&st, 5);
+    dcr_train_state_init(&st1, 5);
+    uint64_t at = 2;
+    dcr_clear_stop();
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, NULL, &o, &st, &(dcr_train_hooks){stop_at_epoch, NULL, &at},
+                           NULL, &err), -1);
+    cr_assert_eq(err.status, DCR_ERR_INTERRUPTED);
+    cr_assert_str_eq(err.msg, "interrupted after epoch 2, batch 8 (the epoch's last)");
+    cr_assert_eq(st.epoch, 2);
+    cr_assert(dcr_stop_requested());
+    dcr_clear_stop();
+    cr_assert(!dcr_stop_requested());
+    dcr_train_opts o3 = opts(0.1, 8, 3, 1, 5);
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, NULL, &o3, &st, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(dcr_train(q, &e, &tr, NULL, NULL, &o, &st1, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_arr_eq(p, q, n * sizeof *p);
+    cr_assert_eq(st.epoch, 5);
+    cr_assert_eq(st.step, st1.step);
+    cr_assert_arr_eq(st.rng.s, st1.rng.s, sizeof st.rng.s);
+    dcr_ref_engine_free(&e);
+    dcr_dataset_free(&tr);
+}
+
+/* Stopped mid-epoch: the state records the epochs done, the steps taken and
+ * the RNG before the unfinished epoch, which a resumed run repeats in the
+ * same order (on the parameters after the batch). */
+Test(train, interrupted_mid_epoch_records_the_position)
+{
+    dcr_dataset tr = blobs(60, 1, 0);
+    dcr_arch a = net(DCR_F64, 0);
+    dcr_engine e;
+    double p[MAXP];
+    setup_net(&e, p, &a, 3);
+    dcr_train_opts o = opts(0.1, 8, 5, 1, 5);
+    dcr_error err = {0};
+    dcr_train_state st, st2;
+    dcr_train_state_init(&st, 5);
+    dcr_train_state_init(&st2, 5);
+    stop_pos sp = {3, 24};
+    dcr_clear_stop();
+    cr_assert_eq(dcr_train(p, &e, &tr, NULL, NULL, &o, &st, &(dcr_train_hooks){NULL, stop_at_batch, &sp},
+                           NULL, &err), -1);
+    dcr_clear_stop();
+    cr_assert_eq(err.status, DCR_ERR_INTERRUPTED);
+    cr_assert_str_eq(err.msg, "interrupted after epoch 3, batch 3 of 8 (the epoch is unfinished: 2 epochs done)");
+    cr_assert_eq(st.epoch, 2);
+    cr_assert_eq(st.step, 2 * 8 + 3);
+    /* the RNG is the one after two whole epochs */
+    double q[MAXP];
+    dcr_ref_engine_free(&e);
+    setup_net(&e, q, &a, 3);
+    dcr_train_opts o2 = opts(0.1, 8, 2, 1, 5);
+    cr_assert_eq(dcr_train(q, &e, &tr, NULL, NULL, &o2, &st2, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_arr_eq(st.rng.s, st2.rng.s, sizeof st.rng.s);
+    dcr_ref_engine_free(&e);
+    dcr_dataset_free(&tr);
 }

@@ -9,6 +9,7 @@
 
 #define EXIT_USER 1  /* an error in the input: spec, data, checkpoint, training */
 #define EXIT_USAGE 2 /* an unknown command or option, a malformed value */
+#define EXIT_INTERRUPTED 130 /* train: stopped by Ctrl-C (SIGINT), as a shell reports it */
 
 /* ---- cli.c: arguments and messages ------------------------------------------ */
 typedef struct {

@@ -1,10 +1,20 @@
 /* cmd_train.c: the commands that run a network on data: train, eval,
  * predict. Training itself is the runtime's dcr_job_run, which standalone
  * trainers run too. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* SIGINT during training: ask the runtime to stop after the current batch
+ * (it only stores a flag); a second Ctrl-C ends the process at once. */
+static void cli_on_sigint(int sig)
+{
+    (void)sig;
+    dcr_request_stop();
+    signal(SIGINT, SIG_DFL);
+}
 
 static const char usage_train[] =
     "usage: deltac train SPEC [options]\n"
@@ -130,9 +140,17 @@ int cmd_train(int argc, char **argv)
         else
             printf("jit: libtcc compiled %zu bytes of C in %.1f ms\n", b.src_len, b.compile_ms);
     }
+    /* Ctrl-C stops after the current batch (saving with --save); exit 130 */
+    dcr_clear_stop();
+    signal(SIGINT, cli_on_sigint);
     rc = dcr_job_run(&job, &b.engine, &io, stdout, &err);
+    signal(SIGINT, SIG_DFL);
     cli_unbuild(&b);
     dc_spec_free(&s);
+    if (rc && err.status == DCR_ERR_INTERRUPTED) {
+        cli_fail(&err);
+        return EXIT_INTERRUPTED;
+    }
     return rc ? cli_fail(&err) : 0;
 }
 

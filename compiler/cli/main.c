@@ -27,7 +27,8 @@ static const char usage_main[] =
     "  deltac --version       print the version\n"
     "  deltac COMMAND --help  the options of a command\n"
     "\n"
-    "Exit status: 0 success, 1 an error in the input, 2 a usage error.\n"
+    "Exit status: 0 success, 1 an error in the input, 2 a usage error, 130 training\n"
+    "interrupted by Ctrl-C (after the current batch; saved with --save).\n"
     "docs/spec.md documents the spec format, docs/cli.md the commands.\n";
 
 int main(int argc, char **argv)
