@@ -126,16 +126,45 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net,
 void dc_spec_job(dcr_job *out, const dc_spec *s);
 
 /* ---- JIT --------------------------------------------------------------------- */
-typedef enum { DC_JIT_TCC = 0 } dc_backend;
+typedef enum {
+    DC_JIT_TCC = 0, /* libtcc, in memory: milliseconds to compile, plain code */
+    DC_JIT_CC       /* the system C compiler (cc -O3 -march=native -shared), loaded with dlopen */
+} dc_backend;
 typedef struct dc_jit dc_jit;
 
-/* Compiles src in memory. Diagnostics come back in err->msg. Safe to call
- * from several threads at once. *out owns the code: every pointer taken from
- * it dies with dc_jit_free. */
+typedef struct {
+    dc_backend backend;
+    /* DC_JIT_CC only: */
+    const char *cc;        /* the compiler command; NULL: $CC, else "cc" */
+    const char *cache_dir; /* compiled objects are kept here by a SHA-256 of source, flags,
+                              compiler and CPU; NULL: $DELTAC_CACHE, $XDG_CACHE_HOME/deltac or
+                              ~/.cache/deltac; "": no cache (a temporary folder) */
+    int exact;             /* no FMA contraction or reassociation: float results equal the
+                              reference engine's and libtcc's bit for bit */
+} dc_jit_opts;
+
+typedef struct {
+    dc_backend backend;
+    double compile_ms;   /* dc_jit_compile_opts's own time */
+    size_t code_bytes;   /* tcc: the relocated code and data; cc: the shared object file */
+    int cache_hit;       /* cc: loaded from the cache without compiling */
+} dc_jit_info;
+
+/* Compiles src (len bytes and a NUL) with the backend and options of o
+ * (NULL: libtcc). Diagnostics come back in err->msg. Safe to call from
+ * several threads at once. *out owns the code: every pointer taken from it
+ * dies with dc_jit_free. */
+int dc_jit_compile_opts(dc_jit **out, const dc_jit_opts *o, const char *src, size_t len, dcr_error *err);
+/* The same with the backend's defaults. */
 int dc_jit_compile(dc_jit **out, dc_backend backend, const char *src, size_t len,
                    dcr_error *err);
 void *dc_jit_symbol(dc_jit *j, const char *name);
+void dc_jit_get_info(const dc_jit *j, dc_jit_info *out);
 void dc_jit_free(dc_jit *j);
+/* 1 when the C compiler o names (or $CC, or cc) is on PATH. */
+int dc_jit_cc_available(const dc_jit_opts *o);
+/* The flags DC_JIT_CC compiles with (static text). */
+const char *dc_jit_cc_flags(int exact);
 
 /* Fills an engine that runs net's generated functions from j. The engine
  * borrows j and net (keep both alive); release it with dc_jit_engine_free. */

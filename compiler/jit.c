@@ -1,6 +1,8 @@
 /* jit.c: the backend-independent side of the JIT: source checks, symbol
  * lookup and the engine that runs generated code. */
+#define _POSIX_C_SOURCE 200809L
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "jit.h"
@@ -8,12 +10,21 @@
 struct dc_jit {
     dc_backend backend;
     void *state;
+    double compile_ms;
 };
 
-int dc_jit_compile(dc_jit **out, dc_backend backend, const char *src, size_t len, dcr_error *err)
+static double dc_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int dc_jit_compile_opts(dc_jit **out, const dc_jit_opts *o, const char *src, size_t len, dcr_error *err)
 {
     *out = NULL;
-    if (backend != DC_JIT_TCC)
+    dc_backend backend = o ? o->backend : DC_JIT_TCC;
+    if (backend != DC_JIT_TCC && backend != DC_JIT_CC)
         return dcr_fail(err, DCR_ERR_USAGE, "unknown JIT backend %d", (int)backend);
     if (len > DC_MAX_SOURCE_BYTES)
         return dcr_fail(err, DCR_ERR_LIMIT, "%zu bytes of source, more than the limit DC_MAX_SOURCE_BYTES = %u",
@@ -24,24 +35,48 @@ int dc_jit_compile(dc_jit **out, dc_backend backend, const char *src, size_t len
     if (!j)
         return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
     j->backend = backend;
-    if (dc_jit_tcc_compile(&j->state, src, err)) {
+    double t0 = dc_now();
+    int rc = backend == DC_JIT_TCC ? dc_jit_tcc_compile(&j->state, src, err)
+                                   : dc_jit_cc_compile(&j->state, src, len, o, err);
+    if (rc) {
         free(j);
         return -1;
     }
+    j->compile_ms = 1e3 * (dc_now() - t0);
     *out = j;
     return 0;
 }
 
+int dc_jit_compile(dc_jit **out, dc_backend backend, const char *src, size_t len, dcr_error *err)
+{
+    dc_jit_opts o = {.backend = backend};
+    return dc_jit_compile_opts(out, &o, src, len, err);
+}
+
 void *dc_jit_symbol(dc_jit *j, const char *name)
 {
-    return dc_jit_tcc_symbol(j->state, name);
+    return j->backend == DC_JIT_TCC ? dc_jit_tcc_symbol(j->state, name) : dc_jit_cc_symbol(j->state, name);
+}
+
+void dc_jit_get_info(const dc_jit *j, dc_jit_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->backend = j->backend;
+    out->compile_ms = j->compile_ms;
+    if (j->backend == DC_JIT_TCC)
+        out->code_bytes = dc_jit_tcc_code_bytes(j->state);
+    else
+        dc_jit_cc_info(j->state, &out->code_bytes, &out->cache_hit);
 }
 
 void dc_jit_free(dc_jit *j)
 {
     if (!j)
         return;
-    dc_jit_tcc_free(j->state);
+    if (j->backend == DC_JIT_TCC)
+        dc_jit_tcc_free(j->state);
+    else
+        dc_jit_cc_free(j->state);
     free(j);
 }
 

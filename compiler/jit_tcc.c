@@ -19,6 +19,11 @@
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct {
+    TCCState *s;
+    size_t code_bytes;
+} tcc_state;
+
+typedef struct {
     char msg[DCR_MSG_MAX - 64];
     size_t len;
 } diag;
@@ -99,6 +104,11 @@ int dc_jit_tcc_compile(void **out, const char *src, dcr_error *err)
     }
     if (rc >= 0)
         rc = tcc_add_file(s, TCC_LIBTCC1);
+    int size = 0;
+#ifdef TCC_RELOCATE_AUTO
+    if (rc >= 0)
+        rc = size = tcc_relocate(s, NULL); /* the code's size: what relocate allocates */
+#endif
     if (rc >= 0)
         rc = relocate(s);
     if (rc < 0) {
@@ -108,23 +118,40 @@ int dc_jit_tcc_compile(void **out, const char *src, dcr_error *err)
                         d.len ? d.msg : "(no message)");
     }
     pthread_mutex_unlock(&tcc_lock);
-    *out = s;
+    tcc_state *t = malloc(sizeof *t);
+    if (!t) {
+        pthread_mutex_lock(&tcc_lock);
+        tcc_delete(s);
+        pthread_mutex_unlock(&tcc_lock);
+        return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+    }
+    t->s = s;
+    t->code_bytes = (size_t)size;
+    *out = t;
     return 0;
 }
 
 void *dc_jit_tcc_symbol(void *state, const char *name)
 {
+    tcc_state *t = state;
     pthread_mutex_lock(&tcc_lock);
-    void *p = tcc_get_symbol(state, name);
+    void *p = tcc_get_symbol(t->s, name);
     pthread_mutex_unlock(&tcc_lock);
     return p;
 }
 
+size_t dc_jit_tcc_code_bytes(void *state)
+{
+    return ((tcc_state *)state)->code_bytes;
+}
+
 void dc_jit_tcc_free(void *state)
 {
-    if (!state)
+    tcc_state *t = state;
+    if (!t)
         return;
     pthread_mutex_lock(&tcc_lock);
-    tcc_delete(state);
+    tcc_delete(t->s);
     pthread_mutex_unlock(&tcc_lock);
+    free(t);
 }

@@ -36,6 +36,24 @@ char *cli_command_line(int argc, char **argv); /* "deltac ..." (caller frees) */
 void cli_describe(FILE *f, const dc_net *n);
 
 /* ---- build.c: from a spec to a running engine ---------------------------------- */
+/* How to run the network: the options --engine, --jit and --exact-math. */
+typedef struct {
+    int reference;      /* the generic loop-based engine instead of generated code */
+    dc_backend backend; /* DC_JIT_TCC (default) or DC_JIT_CC */
+    int exact;          /* cc: no FMA contraction or reassociation (bit-identical to tcc) */
+} cli_engine;
+
+#define CLI_ENGINE_HELP                                                                      \
+    "  --engine NAME         jit (default): the generated code; reference: the generic\n"   \
+    "                        loop-based engine\n"                                            \
+    "  --jit NAME            tcc (default): libtcc, in memory; cc: the system C compiler\n"  \
+    "                        (-O3 -march=native), cached in ~/.cache/deltac ($DELTAC_CACHE)\n" \
+    "  --exact-math          with --jit cc: no FMA contraction or reassociation, so the\n"   \
+    "                        results equal libtcc's and the reference engine's bit for bit\n"
+
+/* 1 when argv[a->i] is one of the engine options (taken into *e). */
+int cli_engine_opt(cli_args *a, cli_engine *e);
+
 typedef struct {
     dc_net net;
     dc_jit *jit;
@@ -43,15 +61,22 @@ typedef struct {
     int is_ref;
     double compile_ms; /* emission and compilation */
     size_t src_len;
+    dc_jit_info info;  /* the compiler's side */
 } cli_built;
 
 /* The spec and its IR. On failure both are empty. */
 int cli_load(dc_spec *s, dc_net *n, const char *path, dcr_error *err);
-/* The JIT engine (or with reference, the generic one) for net. */
-int cli_build(cli_built *b, const dc_net *net, int reference, const char *cmd, dcr_error *err);
+/* The engine e asks for (NULL: the libtcc JIT) for net. With --jit cc and
+ * no C compiler, says so on stderr and uses libtcc. */
+int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *cmd, dcr_error *err);
+/* "libtcc compiled 4,910 bytes of C in 0.8 ms" and the like, into out */
+void cli_built_say(char *out, size_t cap, const cli_built *b);
 void cli_unbuild(cli_built *b);
 /* A checkpoint's parameters for spec s (read and checked); caller frees. */
 int cli_load_params(void **params, const char *ckpt, const dc_spec *s, dcr_error *err);
+
+/* cmd_params.c: params as DIR/W1.npy, b1.npy, ... ([out, in] and [out]), DIR created */
+int cli_npy_write_params(const char *dir, const dcr_arch *a, const void *params, dcr_error *err);
 
 /* ---- the commands ------------------------------------------------------------------ */
 int cmd_check(int argc, char **argv);
@@ -62,5 +87,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

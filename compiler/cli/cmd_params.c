@@ -31,6 +31,29 @@ static char *tensor_path(const char *dir, char kind, int l)
     return p;
 }
 
+int cli_npy_write_params(const char *dir, const dcr_arch *a, const void *params, dcr_error *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return dcr_fail(err, DCR_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    size_t es = dcr_dtype_size(a->dtype);
+    const char *base = params;
+    for (int l = 1; l <= a->n_layers; l++) {
+        size_t shape_w[2] = {(size_t)a->sizes[l], (size_t)a->sizes[l - 1]};
+        size_t shape_b[1] = {(size_t)a->sizes[l]};
+        char *pw = tensor_path(dir, 'W', l), *pb = tensor_path(dir, 'b', l);
+        int bad = !pw || !pb ||
+                  dcr_npy_write(pw, a->dtype, 2, shape_w, base + dcr_arch_w_offset(a, l) * es, err) ||
+                  dcr_npy_write(pb, a->dtype, 1, shape_b, base + dcr_arch_b_offset(a, l) * es, err);
+        if (!pw || !pb)
+            dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
+        free(pw);
+        free(pb);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
     cli_args a = {argc, argv, 0, NULL, usage_export};
@@ -49,26 +72,8 @@ int cmd_export(int argc, char **argv)
     if (dcr_ckpt_read(&c, a.pos, &err))
         return cli_fail(&err);
     int rc = -1;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        dcr_fail(&err, DCR_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    if (cli_npy_write_params(dir, &c.arch, c.params, &err))
         goto out;
-    }
-    size_t es = dcr_dtype_size(c.arch.dtype);
-    for (int l = 1; l <= c.arch.n_layers; l++) {
-        size_t shape_w[2] = {(size_t)c.arch.sizes[l], (size_t)c.arch.sizes[l - 1]};
-        size_t shape_b[1] = {(size_t)c.arch.sizes[l]};
-        const char *base = c.params;
-        char *pw = tensor_path(dir, 'W', l), *pb = tensor_path(dir, 'b', l);
-        int bad = !pw || !pb ||
-                  dcr_npy_write(pw, c.arch.dtype, 2, shape_w, base + dcr_arch_w_offset(&c.arch, l) * es, &err) ||
-                  dcr_npy_write(pb, c.arch.dtype, 1, shape_b, base + dcr_arch_b_offset(&c.arch, l) * es, &err);
-        if (!pw || !pb)
-            dcr_fail(&err, DCR_ERR_NOMEM, "out of memory");
-        free(pw);
-        free(pb);
-        if (bad)
-            goto out;
-    }
     printf("wrote %d layers (W1.npy ... b%d.npy, %s) to %s\n", c.arch.n_layers, c.arch.n_layers,
            dcr_dtype_name(c.arch.dtype), dir);
     rc = 0;

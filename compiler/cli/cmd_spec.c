@@ -208,7 +208,7 @@ int cmd_gradcheck(int argc, char **argv)
         return cli_fail(&err);
     cli_built b;
     char *cmd = cli_command_line(argc + 1, argv - 1);
-    rc = cli_build(&b, &n, 0, cmd, &err);
+    rc = cli_build(&b, &n, NULL, cmd, &err);
     free(cmd);
     if (rc)
         return cli_fail(&err);

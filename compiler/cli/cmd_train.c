@@ -32,8 +32,7 @@ static const char usage_train[] =
     "  --init CKPT           start from a checkpoint (resumes its epoch count and shuffle)\n"
     "  --save CKPT           save a checkpoint at the end (atomically)\n"
     "  --save-every N        and every N epochs\n"
-    "  --engine NAME         jit (default): the generated code under libtcc;\n"
-    "                        reference: the generic loop-based engine\n"
+    CLI_ENGINE_HELP
     "  --log FILE.csv        write per-epoch metrics as CSV (also after an early stop\n"
     "                        or a NaN)\n"
     "  --plot FILE.svg       plot the loss (and accuracy) curves as SVG\n"
@@ -76,7 +75,7 @@ int cmd_train(int argc, char **argv)
     const char *v, *train = NULL, *train_labels = NULL, *test = NULL, *test_labels = NULL;
     long long epochs = -1, batch = -1, seed = -1;
     double lr = -1;
-    int reference = 0;
+    cli_engine eng = {0, DC_JIT_TCC, 0};
     for (a.i = 1; a.i < argc; a.i++) {
         if (cli_opt(&a, "--train", NULL, 1, &v)) train = v;
         else if (cli_opt(&a, "--train-labels", NULL, 1, &v)) train_labels = v;
@@ -89,11 +88,8 @@ int cmd_train(int argc, char **argv)
         else if (cli_opt(&a, "--init", NULL, 1, &v)) io.init = v;
         else if (cli_opt(&a, "--save", NULL, 1, &v)) io.save = v;
         else if (cli_opt(&a, "--save-every", NULL, 1, &v)) io.save_every = (int)cli_int("--save-every", v, 1, DC_MAX_EPOCHS);
-        else if (cli_opt(&a, "--engine", NULL, 1, &v)) {
-            if (strcmp(v, "jit") != 0 && strcmp(v, "reference") != 0)
-                cli_usage_error("--engine: expected jit or reference, got '%s'", v);
-            reference = strcmp(v, "reference") == 0;
-        } else if (cli_opt(&a, "--log", NULL, 1, &v)) io.log = v;
+        else if (cli_engine_opt(&a, &eng)) continue;
+        else if (cli_opt(&a, "--log", NULL, 1, &v)) io.log = v;
         else if (cli_opt(&a, "--plot", NULL, 1, &v)) io.plot = v;
         else if (cli_opt(&a, "--trace-deltas", NULL, 0, &v)) trace = 1;
         else if (cli_opt(&a, "--no-progress", NULL, 0, &v)) io.progress = 0;
@@ -127,7 +123,7 @@ int cmd_train(int argc, char **argv)
     }
     cli_built b;
     char *cmd = cli_command_line(argc + 1, argv - 1);
-    int rc = cli_build(&b, &n, reference, cmd, &err);
+    int rc = cli_build(&b, &n, &eng, cmd, &err);
     free(cmd);
     if (rc) {
         dc_spec_free(&s);
@@ -135,10 +131,9 @@ int cmd_train(int argc, char **argv)
     }
     if (!io.quiet) {
         cli_describe(stdout, &n);
-        if (b.is_ref)
-            printf("engine: reference (generic loops)\n");
-        else
-            printf("jit: libtcc compiled %zu bytes of C in %.1f ms\n", b.src_len, b.compile_ms);
+        char say[256];
+        cli_built_say(say, sizeof say, &b);
+        printf("%s\n", say);
     }
     /* Ctrl-C stops after the current batch (saving with --save); exit 130 */
     dcr_clear_stop();
@@ -197,7 +192,7 @@ static int load_all(loaded *l, const char *spec, const char *ckpt, int argc, cha
         return -1;
     }
     char *cmd = cli_command_line(argc + 1, argv - 1);
-    int rc = cli_build(&l->b, &l->n, 0, cmd, err);
+    int rc = cli_build(&l->b, &l->n, NULL, cmd, err);
     free(cmd);
     if (rc) {
         free(l->params);

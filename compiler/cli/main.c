@@ -23,6 +23,7 @@ static const char usage_main[] =
     "  export CKPT --npy DIR  a checkpoint's parameters as NumPy .npy files\n"
     "  import DIR --spec SPEC -o CKPT\n"
     "                         .npy files back into a checkpoint\n"
+    "  bench SPEC             time the same training steps through every engine\n"
     "\n"
     "  deltac --version       print the version\n"
     "  deltac COMMAND --help  the options of a command\n"
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"check", cmd_check}, {"emit", cmd_emit},     {"train", cmd_train},   {"eval", cmd_eval},
         {"predict", cmd_predict}, {"gradcheck", cmd_gradcheck}, {"export", cmd_export}, {"import", cmd_import},
+        {"bench", cmd_bench},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (strcmp(c, cmds[i].name) == 0)

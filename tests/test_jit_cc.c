@@ -1,0 +1,271 @@
+/* The system-compiler backend (--jit cc): exact mode equals the reference
+ * engine bit for bit, fast mode within rounding, the cache is hit and kept
+ * private, and every failure is an error with a message. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deltac.h"
+
+static char cache[64];
+
+static void make_cache(void)
+{
+    strcpy(cache, "/tmp/deltac-cc-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(cache));
+}
+
+static void drop_cache(void)
+{
+    DIR *d = opendir(cache);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[sizeof cache + sizeof e->d_name + 2];
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(cache);
+}
+
+/* files in the cache folder, and how many of them are not NAME.so */
+static int count_files(int *others)
+{
+    DIR *d = opendir(cache);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int n = 0;
+    *others = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            n++;
+            size_t l = strlen(e->d_name);
+            if (l != 67 || strcmp(e->d_name + 64, ".so") != 0)
+                (*others)++;
+        }
+    closedir(d);
+    return n;
+}
+
+static void arch_of(dcr_arch *a, dcr_dtype t, int n, const int *sizes, const dcr_act *acts, dcr_loss loss)
+{
+    memset(a, 0, sizeof *a);
+    a->dtype = t;
+    a->n_layers = n;
+    for (int l = 0; l <= n; l++)
+        a->sizes[l] = sizes[l];
+    for (int l = 1; l <= n; l++)
+        a->act[l] = acts[l - 1];
+    a->loss = loss;
+}
+
+static void *rnd(size_t n, dcr_dtype t, dcr_rng *r)
+{
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = 2 * dcr_rng_uniform(r) - 1;
+    void *p = dcr_pack(d, n, t);
+    free(d);
+    return p;
+}
+
+/* 20 steps of batch 4 on the arch with optimizer o through the cc backend
+ * (exact or fast) and the reference engine; the largest relative
+ * difference of the parameters. */
+static double cc_vs_reference(const dcr_arch *a, const dcr_optim *o, int exact)
+{
+    dcr_error err = {0};
+    dc_net net;
+    cr_assert_eq(dc_net_make(&net, a, "ccnet", &err), 0, "%s", err.msg);
+    cr_assert_eq(dc_net_set_optim(&net, o, &err), 0, "%s", err.msg);
+    char *src;
+    size_t len;
+    cr_assert_eq(dc_emit(&src, &len, &net, NULL, &err), 0, "%s", err.msg);
+    dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = cache, .exact = exact};
+    dc_jit *j;
+    int rc = dc_jit_compile_opts(&j, &jo, src, len, &err);
+    free(src);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    dcr_engine e, ref;
+    cr_assert_eq(dc_jit_engine(&e, j, &net, &err), 0, "%s", err.msg);
+    cr_assert_eq(dcr_ref_engine_opt(&ref, &net.arch, &net.opt, &err), 0, "%s", err.msg);
+    dcr_rng r;
+    dcr_rng_seed(&r, 7);
+    size_t es = dcr_dtype_size(a->dtype), np = net.n_params;
+    int B = 4, nin = a->sizes[0], nout = a->sizes[a->n_layers];
+    void *p1 = rnd(np, a->dtype, &r), *X = rnd((size_t)B * (size_t)nin, a->dtype, &r);
+    void *Y = rnd((size_t)B * (size_t)nout, a->dtype, &r);
+    if (a->loss == DCR_LOSS_CROSS_ENTROPY) { /* one-hot targets */
+        double *y = calloc((size_t)B * (size_t)nout, sizeof *y);
+        for (int i = 0; i < B; i++)
+            y[i * nout + i % nout] = 1;
+        free(Y);
+        Y = dcr_pack(y, (size_t)B * (size_t)nout, a->dtype);
+        free(y);
+    }
+    void *p2 = malloc(np * es), *g = malloc(np * es);
+    void *s1 = calloc(net.n_state + 1, es), *s2 = calloc(net.n_state + 1, es);
+    memcpy(p2, p1, np * es);
+    for (int t = 1; t <= 20; t++) {
+        dcr_step st = {0.05, 1.0 / B, (uint64_t)t};
+        e.batch_grad(e.self, g, p1, X, Y, B);
+        e.update(e.self, p1, s1, g, &st);
+        ref.batch_grad(ref.self, g, p2, X, Y, B);
+        ref.update(ref.self, p2, s2, g, &st);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < np; i++) {
+        double x = a->dtype == DCR_F64 ? ((double *)p1)[i] : ((float *)p1)[i];
+        double y = a->dtype == DCR_F64 ? ((double *)p2)[i] : ((float *)p2)[i];
+        double d = fabs(x - y) / (fabs(y) > 1e-3 ? fabs(y) : 1e-3);
+        if (d > worst || d != d)
+            worst = d;
+    }
+    free(p1); free(p2); free(g); free(s1); free(s2); free(X); free(Y);
+    dc_jit_engine_free(&e);
+    dcr_ref_engine_free(&ref);
+    dc_jit_free(j);
+    return worst;
+}
+
+TestSuite(jit_cc, .init = make_cache, .fini = drop_cache);
+
+Test(jit_cc, exact_mode_is_bit_identical_to_the_reference)
+{
+    if (!dc_jit_cc_available(NULL))
+        cr_skip_test("no C compiler");
+    const int s1[] = {3, 6, 5, 2};
+    const dcr_act a1[] = {DCR_ACT_TANH, DCR_ACT_SIGMOID, DCR_ACT_IDENTITY};
+    const int s2[] = {5, 8, 4};
+    const dcr_act a2[] = {DCR_ACT_RELU, DCR_ACT_SOFTMAX};
+    dcr_arch a;
+    dcr_optim sgd = {0}, adam = {0};
+    sgd.type = DCR_OPT_SGD;
+    adam.type = DCR_OPT_ADAM;
+    adam.beta1 = 0.9;
+    adam.beta2 = 0.999;
+    adam.eps = 1e-8;
+    arch_of(&a, DCR_F64, 3, s1, a1, DCR_LOSS_MSE);
+    cr_expect_eq(cc_vs_reference(&a, &sgd, 1), 0.0);
+    arch_of(&a, DCR_F64, 2, s2, a2, DCR_LOSS_CROSS_ENTROPY);
+    cr_expect_eq(cc_vs_reference(&a, &adam, 1), 0.0);
+    arch_of(&a, DCR_F32, 2, s2, a2, DCR_LOSS_CROSS_ENTROPY);
+    cr_expect_eq(cc_vs_reference(&a, &sgd, 1), 0.0);
+}
+
+Test(jit_cc, fast_mode_agrees_within_rounding)
+{
+    if (!dc_jit_cc_available(NULL))
+        cr_skip_test("no C compiler");
+    const int s1[] = {3, 6, 5, 2};
+    const dcr_act a1[] = {DCR_ACT_TANH, DCR_ACT_SIGMOID, DCR_ACT_IDENTITY};
+    dcr_arch a;
+    dcr_optim sgd = {0};
+    arch_of(&a, DCR_F64, 3, s1, a1, DCR_LOSS_MSE);
+    /* reassociated sums and FMA: a few ulp per operation, over 20 steps */
+    double d = cc_vs_reference(&a, &sgd, 0);
+    cr_expect_lt(d, 1e-12, "float64 fast mode differs by %g", d);
+    arch_of(&a, DCR_F32, 3, s1, a1, DCR_LOSS_MSE);
+    d = cc_vs_reference(&a, &sgd, 0);
+    cr_expect_lt(d, 1e-4, "float32 fast mode differs by %g", d);
+}
+
+static const char small_src[] = "double twice(double x) { return 2 * x; }\n";
+
+Test(jit_cc, second_compile_comes_from_the_cache)
+{
+    if (!dc_jit_cc_available(NULL))
+        cr_skip_test("no C compiler");
+    dcr_error err = {0};
+    dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = cache};
+    dc_jit *j1, *j2;
+    cr_assert_eq(dc_jit_compile_opts(&j1, &jo, small_src, strlen(small_src), &err), 0, "%s", err.msg);
+    cr_assert_eq(dc_jit_compile_opts(&j2, &jo, small_src, strlen(small_src), &err), 0, "%s", err.msg);
+    dc_jit_info i1, i2;
+    dc_jit_get_info(j1, &i1);
+    dc_jit_get_info(j2, &i2);
+    cr_expect_eq(i1.cache_hit, 0);
+    cr_expect_eq(i2.cache_hit, 1);
+    cr_expect_gt(i2.code_bytes, 0);
+    double (*f)(double) = (double (*)(double))dc_jit_symbol(j2, "twice");
+    cr_assert_not_null(f);
+    cr_expect_eq(f(21), 42.0);
+    int others;
+    cr_expect_eq(count_files(&others), 1, "one object in the cache");
+    cr_expect_eq(others, 0, "no temporary files left");
+    /* exact mode is a different object */
+    jo.exact = 1;
+    dc_jit *j3;
+    cr_assert_eq(dc_jit_compile_opts(&j3, &jo, small_src, strlen(small_src), &err), 0, "%s", err.msg);
+    cr_expect_eq(count_files(&others), 2);
+    dc_jit_free(j1);
+    dc_jit_free(j2);
+    dc_jit_free(j3);
+}
+
+Test(jit_cc, no_cache_leaves_nothing_behind)
+{
+    if (!dc_jit_cc_available(NULL))
+        cr_skip_test("no C compiler");
+    char tmp[64];
+    strcpy(tmp, "/tmp/deltac-cc-tmp-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp));
+    setenv("TMPDIR", tmp, 1);
+    dcr_error err = {0};
+    dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = ""};
+    dc_jit *j;
+    cr_assert_eq(dc_jit_compile_opts(&j, &jo, small_src, strlen(small_src), &err), 0, "%s", err.msg);
+    double (*f)(double) = (double (*)(double))dc_jit_symbol(j, "twice");
+    cr_expect_eq(f(1.5), 3.0);
+    dc_jit_free(j);
+    unsetenv("TMPDIR");
+    cr_expect_eq(rmdir(tmp), 0, "the temporary folder is empty");
+}
+
+Test(jit_cc, a_cache_others_can_write_is_refused)
+{
+    if (!dc_jit_cc_available(NULL))
+        cr_skip_test("no C compiler");
+    chmod(cache, 0777);
+    dcr_error err = {0};
+    dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = cache};
+    dc_jit *j;
+    cr_expect_eq(dc_jit_compile_opts(&j, &jo, small_src, strlen(small_src), &err), -1);
+    cr_expect_null(j);
+    cr_expect(strstr(err.msg, "writable by others") != NULL, "%s", err.msg);
+    chmod(cache, 0700);
+}
+
+Test(jit_cc, a_missing_compiler_is_an_error)
+{
+    dcr_error err = {0};
+    dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = cache, .cc = "/nonexistent/cc"};
+    cr_expect_eq(dc_jit_cc_available(&jo), 0);
+    dc_jit *j;
+    cr_expect_eq(dc_jit_compile_opts(&j, &jo, small_src, strlen(small_src), &err), -1);
+    cr_expect_eq(err.status, DCR_ERR_JIT);
+    cr_expect(strstr(err.msg, "no C compiler '/nonexistent/cc'") != NULL, "%s", err.msg);
+}
+
+Test(jit_cc, compiler_messages_come_back)
+{
+    if (!dc_jit_cc_available(NULL))
+        cr_skip_test("no C compiler");
+    static const char bad[] = "int f(void) { return undeclared_thing; }\n";
+    dcr_error err = {0};
+    dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = cache};
+    dc_jit *j;
+    cr_expect_eq(dc_jit_compile_opts(&j, &jo, bad, strlen(bad), &err), -1);
+    cr_expect_eq(err.status, DCR_ERR_JIT);
+    cr_expect(strstr(err.msg, "undeclared_thing") != NULL, "%s", err.msg);
+    int others;
+    cr_expect_eq(count_files(&others), 0, "nothing left in the cache after a failure");
+}
