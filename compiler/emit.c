@@ -68,13 +68,57 @@ void dc_buf_puts(dc_buf *b, const char *s)
 
 /* ---- the file around the strategy ------------------------------------------- */
 
-static const struct {
-    const char *name;
-    dc_strategy_fn emit;
-    uint64_t (*estimate)(const dc_net *net);
-} strategies[] = {
-    [DC_EMIT_UNROLLED] = {"unrolled", dc_emit_unrolled, dc_emit_unrolled_estimate},
-};
+static const char *const strategy_names[] = {
+    [DC_EMIT_UNROLLED] = "full", [DC_EMIT_LOOPS] = "loops", [DC_EMIT_AUTO] = "auto", [DC_EMIT_BLOCKED] = "blocked"};
+static const char *const layer_names[] = {"unrolled", "loops", "blocked"};
+
+/* The cost model of --unroll auto (docs/codegen.md has the measurements
+ * behind the numbers). libtcc does no loop optimisation and keeps every
+ * value in memory: its fully unrolled code is 2-3x faster than its blocked
+ * code while the whole network's code fits the caches (measured: 18k
+ * weights, 2.8 MB of code, still 3.4x faster than loops; 52k weights, 7.9
+ * MB, 1.7x slower), so the smallest layers are unrolled within a budget of
+ * weights and the rest blocked. gcc vectorises plain loops and takes
+ * minutes over large unrolled code, so under cc every layer is loops. */
+#define DC_TCC_UNROLL_BUDGET 4096 /* weights unrolled in all, under tcc */
+
+void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target)
+{
+    const dcr_arch *a = &net->arch;
+    memset(loops, 0, DCR_MAX_LAYERS + 1);
+    int L = a->n_layers, all_unrolled = 1;
+    if (st == DC_EMIT_AUTO && target == DC_JIT_CC) {
+        st = DC_EMIT_LOOPS;
+    } else if (st == DC_EMIT_AUTO) {
+        /* smallest layers first, while the budget lasts */
+        size_t used = 0;
+        unsigned char done[DCR_MAX_LAYERS + 1] = {0};
+        for (int n = 0; n < L; n++) {
+            int best = 0;
+            size_t bw = 0;
+            for (int l = 1; l <= L; l++) {
+                size_t w = (size_t)a->sizes[l] * (size_t)a->sizes[l - 1];
+                if (!done[l] && (!best || w < bw)) {
+                    best = l;
+                    bw = w;
+                }
+            }
+            done[best] = 1;
+            if (used + bw <= DC_TCC_UNROLL_BUDGET)
+                used += bw;
+            else
+                loops[best] = DC_LAYER_BLOCKED;
+        }
+    }
+    for (int l = 1; l <= L; l++) {
+        if (st == DC_EMIT_LOOPS)
+            loops[l] = DC_LAYER_LOOPS;
+        else if (st == DC_EMIT_BLOCKED)
+            loops[l] = DC_LAYER_BLOCKED;
+        all_unrolled &= loops[l] == DC_LAYER_UNROLLED;
+    }
+    *update_loops = st == DC_EMIT_LOOPS ? DC_LAYER_LOOPS : all_unrolled ? DC_LAYER_UNROLLED : DC_LAYER_BLOCKED;
+}
 
 /* Printable ASCII only, and never the end of a comment. */
 static void put_comment_text(dc_buf *b, const char *s)
@@ -102,7 +146,11 @@ static void emit_header(dc_buf *b, const dc_emit_ctx *c, const dc_emit_opts *o)
     for (int l = 1; l <= a->n_layers; l++)
         dc_buf_printf(b, " -> %d %s", a->sizes[l], dcr_act_name(a->act[l]));
     dc_buf_printf(b, ", loss %s\n", dcr_loss_name(a->loss));
-    dc_buf_printf(b, " * strategy: %s\n", strategies[o ? o->strategy : 0].name);
+    dc_buf_printf(b, " * strategy: %s for %s:", strategy_names[o ? o->strategy : 0],
+                  o && o->target == DC_JIT_CC ? "cc" : "tcc");
+    for (int l = 1; l <= a->n_layers; l++)
+        dc_buf_printf(b, " layer %d %s,", l, layer_names[c->loops[l]]);
+    dc_buf_printf(b, " update %s\n", layer_names[c->update_loops]);
     dc_buf_printf(b, " * cost:     %zu parameters; per sample %llu FLOPs forward, %llu FLOPs per training step\n",
                   n->n_params, (unsigned long long)n->flops_forward, (unsigned long long)n->flops_train);
     dc_buf_printf(b, " * layout:   params[%zu] =", n->n_params);
@@ -312,18 +360,19 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
     *out_src = NULL;
     *out_len = 0;
     dc_strategy st = o ? o->strategy : DC_EMIT_UNROLLED;
-    if ((unsigned)st >= sizeof strategies / sizeof *strategies)
+    if ((unsigned)st >= sizeof strategy_names / sizeof *strategy_names)
         return dcr_fail(err, DCR_ERR_USAGE, "unknown emission strategy %d", (int)st);
-    uint64_t est = strategies[st].estimate(net);
-    if (est > DC_MAX_SOURCE_BYTES)
-        return dcr_fail(err, DCR_ERR_LIMIT,
-                        "the %s source for this network would be about %llu MB, more than the limit "
-                        "DC_MAX_SOURCE_BYTES = %u MB (make the network smaller)",
-                        strategies[st].name, (unsigned long long)(est >> 20), DC_MAX_SOURCE_BYTES >> 20);
     int f64 = net->arch.dtype == DCR_F64;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
                      f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name,
-                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f"};
+                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0};
+    dc_emit_plan(c.loops, &c.update_loops, net, st, o ? o->target : DC_JIT_TCC);
+    uint64_t est = dc_emit_estimate(net, c.loops, c.update_loops);
+    if (est > DC_MAX_SOURCE_BYTES)
+        return dcr_fail(err, DCR_ERR_LIMIT,
+                        "the %s source for this network would be about %llu MB, more than the limit "
+                        "DC_MAX_SOURCE_BYTES = %u MB (make the network smaller, or use --unroll loops)",
+                        strategy_names[st], (unsigned long long)(est >> 20), DC_MAX_SOURCE_BYTES >> 20);
     dc_form form = o ? o->form : DC_FORM_SOURCE;
     if (form == DC_FORM_STANDALONE && !o->job)
         return dcr_fail(err, DCR_ERR_USAGE, "a standalone trainer needs the job's settings");
@@ -342,12 +391,12 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
         dc_buf_puts(&b, dc_runtime_bundle);
         dc_buf_puts(&b, "\n/* ==== the network ==== */\n\n");
         emit_prelude(&b, &c, 0);
-        strategies[st].emit(&b, &c);
+        dc_emit_net(&b, &c);
         emit_driver(&b, &c);
         emit_trainer(&b, &c, o->job);
     } else {
         emit_prelude(&b, &c, 1);
-        strategies[st].emit(&b, &c);
+        dc_emit_net(&b, &c);
         emit_driver(&b, &c);
     }
     if (b.failed) {

@@ -55,6 +55,9 @@ typedef struct {
 void dc_buf_printf(dc_buf *b, const char *fmt, ...) DC_PRINTF(2, 3);
 void dc_buf_puts(dc_buf *b, const char *s);
 
+/* How one layer is written (dc_emit_ctx.loops[l]) */
+enum { DC_LAYER_UNROLLED = 0, DC_LAYER_LOOPS = 1, DC_LAYER_BLOCKED = 2 };
+
 /* What every strategy is handed: the net, the C spelling of its scalar type
  * and of the libm functions for that type. */
 typedef struct {
@@ -64,20 +67,57 @@ typedef struct {
     const char *exp, *tanh, *log;
     const char *P;        /* the name prefix */
     const char *log1p, *expm1; /* also libm, for softplus, elu and binary_cross_entropy */
+    unsigned char loops[DCR_MAX_LAYERS + 1]; /* layer l: DC_LAYER_UNROLLED, _LOOPS or _BLOCKED */
+    int update_loops;     /* P_update as one loop (1) or a statement per parameter (0) */
 } dc_emit_ctx;
 
-/* A strategy writes P_forward, P_loss_grad and P_update (see deltac.h);
- * emit.c writes the rest of the file around them. */
-typedef void (*dc_strategy_fn)(dc_buf *b, const dc_emit_ctx *c);
+/* emit.c: which layers are loops under strategy st for the target backend
+ * (loops[0..DCR_MAX_LAYERS]), and whether P_update is one loop. */
+void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target);
 
 /* The runtime's sources as one text (runtime_bundle.c, made at build time
  * by compiler/tools/embed.c), pasted into standalone trainers. */
 extern const char dc_runtime_bundle[];
 extern const size_t dc_runtime_bundle_len;
 
-/* ---- emit_unrolled.c ------------------------------------------------------ */
-void dc_emit_unrolled(dc_buf *b, const dc_emit_ctx *c);
-/* Estimated bytes of source for net, to refuse before emitting. */
-uint64_t dc_emit_unrolled_estimate(const dc_net *net);
+/* ---- emit_act.c: statements shared by the strategies ------------------------ */
+/* A constant of type T that reads back exactly (with a point or exponent). */
+void dc_fmt_const(char *out, size_t cap, const dc_emit_ctx *c, double v);
+/* v rounded to T, as a literal that reads back exactly */
+void dc_opt_const(char *out, size_t cap, const dc_emit_ctx *c, double v);
+/* The T locals an activation's statements use (al; gh, gk, gc; with deriv gc3, th). */
+void dc_emit_act_locals(dc_buf *b, const dc_emit_ctx *c, dcr_act act, double alpha, int deriv);
+/* "DST[j] = t * sigma'(unit j)", j a constant or a loop variable */
+void dc_emit_deriv(dc_buf *b, const dc_emit_ctx *c, dcr_act act, const char *dst, const char *t, const char *j);
+void dc_emit_softplus(dc_buf *b, const dc_emit_ctx *c, const char *dst, const char *v);
+/* "a[k] = sigma(z[k])" for an element-wise activation */
+void dc_emit_act_fwd(dc_buf *b, const dc_emit_ctx *c, dcr_act act, const char *k);
+/* output unit k's loss term and delta */
+void dc_emit_out_unit(dc_buf *b, const dc_emit_ctx *c, const char *k);
+/* k as text in buf[16] (returned) */
+static inline const char *dc_idx(char *buf, int k)
+{
+    snprintf(buf, 16, "%d", k);
+    return buf;
+}
+
+/* ---- the layers' functions, per strategy ---------------------------------------
+ * P_fwdL (layer l), P_out (loss and output delta), P_bwdL (delta of layer l
+ * through W(l+1)), P_gradL (gradient of W(l), b(l)). */
+void dc_unrolled_fwd(dc_buf *b, const dc_emit_ctx *c, int l);
+void dc_unrolled_out(dc_buf *b, const dc_emit_ctx *c);
+void dc_unrolled_bwd(dc_buf *b, const dc_emit_ctx *c, int l);
+void dc_unrolled_grad(dc_buf *b, const dc_emit_ctx *c, int l);
+void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l);
+void dc_loops_out(dc_buf *b, const dc_emit_ctx *c);
+void dc_loops_bwd(dc_buf *b, const dc_emit_ctx *c, int l);
+void dc_loops_grad(dc_buf *b, const dc_emit_ctx *c, int l);
+
+/* ---- emit_net.c: the network's functions around the layers' --------------- */
+void dc_emit_net(dc_buf *b, const dc_emit_ctx *c);
+
+/* An upper bound of the source's size with the plan's choices, to refuse
+ * a network before emitting it. */
+uint64_t dc_emit_estimate(const dc_net *net, const unsigned char *loops, int update_loops);
 
 #endif

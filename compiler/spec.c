@@ -4,10 +4,12 @@
  * keys, case-insensitive lookup, saturating valueint) are closed here. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -809,13 +811,21 @@ fail:
 int dc_spec_load(dc_spec *out, const char *path, dcr_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before
+     * fstat could refuse it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
         return dcr_fail(err, DCR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return dcr_fail(err, DCR_ERR_IO, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return dcr_fail(err, DCR_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
     if ((uint64_t)st.st_size > DC_MAX_SPEC_BYTES) {
         fclose(f);

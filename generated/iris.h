@@ -2,7 +2,7 @@
  * command:  deltac emit specs/iris.json --library -o generated/iris
  * spec:     sha256 7e956411215ed2ecda958ec9103ef8aa5c3985e2cdf71536d13c94a8a21c4d45
  * network:  iris, float32, 4 -> 16 tanh -> 3 softmax, loss cross_entropy
- * strategy: unrolled
+ * strategy: full for cc: layer 1 unrolled, layer 2 unrolled, update unrolled
  * cost:     131 parameters; per sample 224 FLOPs forward, 806 FLOPs per training step
  * layout:   params[131] = W1[16][4] @0, b1[16] @64, W2[3][16] @80, b2[3] @128
  *           (gradients use the same layout)

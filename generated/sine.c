@@ -2,7 +2,7 @@
  * command:  deltac emit specs/sine.json --library -o generated/sine
  * spec:     sha256 1e33db57df347bfff757c5a6ca4562497167d6a26416bdba51b263a5d017304f
  * network:  sine, float32, 1 -> 16 tanh -> 16 tanh -> 1 identity, loss mse
- * strategy: unrolled
+ * strategy: full for cc: layer 1 unrolled, layer 2 unrolled, layer 3 unrolled, update unrolled
  * cost:     321 parameters; per sample 576 FLOPs forward, 2338 FLOPs per training step
  * layout:   params[321] = W1[16][1] @0, b1[16] @16, W2[16][16] @32, b2[16] @288, W3[1][16] @304, b3[1] @320
  *           (gradients use the same layout)

@@ -2,7 +2,7 @@
  * command:  deltac emit specs/sine.json --standalone -o generated/sine_trainer.c
  * spec:     sha256 1e33db57df347bfff757c5a6ca4562497167d6a26416bdba51b263a5d017304f
  * network:  sine, float32, 1 -> 16 tanh -> 16 tanh -> 1 identity, loss mse
- * strategy: unrolled
+ * strategy: full for cc: layer 1 unrolled, layer 2 unrolled, layer 3 unrolled, update unrolled
  * cost:     321 parameters; per sample 576 FLOPs forward, 2338 FLOPs per training step
  * layout:   params[321] = W1[16][1] @0, b1[16] @16, W2[16][16] @32, b2[16] @288, W3[1][16] @304, b3[1] @320
  *           (gradients use the same layout)
@@ -635,6 +635,28 @@ static inline int dcr_add_ok(size_t *out, size_t a, size_t b)
     return 1;
 }
 
+/* The most memory one dataset's arrays may take: features and targets as
+ * doubles (rows x n_in, rows x n_out) and class labels as ints. The readers
+ * check it, with the row count a file claims (IDX) or holds (CSV), before
+ * they allocate. 16 GiB: the largest IDX file (DCR_MAX_IDX_BYTES of pixels)
+ * takes 8 GiB as doubles. Overridable at build time. */
+#ifndef DCR_MAX_DATASET_BYTES
+#define DCR_MAX_DATASET_BYTES ((uint64_t)16 << 30)
+#endif
+
+/* 1 when a dataset of rows x (n_in features, n_out targets), with an int
+ * label per row when labels, fits size_t and DCR_MAX_DATASET_BYTES. */
+static inline int dcr_dataset_fits(size_t rows, size_t n_in, size_t n_out, int labels)
+{
+    size_t bx, by, bl = 0, total;
+    if (!dcr_mul_ok(&bx, rows, n_in) || !dcr_mul_ok(&bx, bx, sizeof(double)) ||
+        !dcr_mul_ok(&by, rows, n_out) || !dcr_mul_ok(&by, by, sizeof(double)) ||
+        (labels && !dcr_mul_ok(&bl, rows, sizeof(int))) || !dcr_add_ok(&total, bx, by) ||
+        !dcr_add_ok(&total, total, bl))
+        return 0;
+    return (uint64_t)total <= DCR_MAX_DATASET_BYTES;
+}
+
 /* 1 when every size, activation and the loss of a are in range and the
  * parameter count fits size_t; used before trusting a's dimensions. */
 int dcr_arch_valid(const dcr_arch *a);
@@ -914,6 +936,7 @@ void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init)
  * FILE:LINE:COL (1-based, COL in bytes, counted after a UTF-8 BOM) so the user
  * can jump to it. Numbers are read with strtod, so the decimal point follows
  * LC_NUMERIC; deltac never calls setlocale, which keeps it ".". */
+#define _POSIX_C_SOURCE 200809L /* fstat, fileno */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -922,6 +945,7 @@ void dcr_init_params(void *params, const dcr_arch *a, const dcr_init *init)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 
 /* The whole file is read into memory; beyond this it is refused rather than
@@ -939,7 +963,20 @@ static int read_file(char **out, size_t *out_len, const char *path, dcr_error *e
     FILE *f = fopen(path, "rb");
     if (!f)
         return dcr_fail(err, DCR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* A regular file's size is checked before anything is allocated and
+     * sizes the buffer (it may still grow while it is read); a pipe is read
+     * as it comes, the limit checked as the buffer grows. */
     size_t cap = 1 << 16, len = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)DCR_MAX_CSV_BYTES) {
+            fclose(f);
+            return dcr_fail(err, DCR_ERR_LIMIT, "%s: file is larger than %zu bytes (DCR_MAX_CSV_BYTES)", path,
+                            (size_t)DCR_MAX_CSV_BYTES);
+        }
+        if ((size_t)st.st_size >= cap)
+            cap = (size_t)st.st_size + 1; /* + 1: the end is seen without growing */
+    }
     char *buf = malloc(cap + 1);
     if (!buf) {
         fclose(f);
@@ -1190,14 +1227,19 @@ int dcr_csv_load(dcr_dataset *out, const char *path, const dcr_csv_opts *o, int 
     double *x = NULL, *y = NULL;
     int *label = NULL;
     size_t nx, ny;
-    if (!dcr_mul_ok(&nx, cap_rows, (size_t)n_in) || !dcr_mul_ok(&nx, nx, sizeof(double)) ||
-        !dcr_mul_ok(&ny, cap_rows, (size_t)n_out) || !dcr_mul_ok(&ny, ny, sizeof(double))) {
+    if (!dcr_dataset_fits(cap_rows, (size_t)n_in, (size_t)n_out, is_class)) {
         free(buf);
-        return dcr_fail(err, DCR_ERR_LIMIT, "%s: too many rows x columns", path);
+        return dcr_fail(err, DCR_ERR_LIMIT,
+                        "%s: %zu rows of %d inputs and %d outputs take more than %llu bytes "
+                        "(DCR_MAX_DATASET_BYTES)",
+                        path, cap_rows, n_in, n_out, (unsigned long long)DCR_MAX_DATASET_BYTES);
     }
+    /* the products fit: dcr_dataset_fits checked them */
+    nx = cap_rows * (size_t)n_in * sizeof(double);
+    ny = cap_rows * (size_t)n_out * sizeof(double);
     if (cap_rows > 0) {
         x = malloc(nx);
-        y = calloc(cap_rows * (size_t)n_out, sizeof(double));
+        y = calloc(1, ny);
         label = is_class ? malloc(cap_rows * sizeof(int)) : NULL;
         if (!x || !y || (is_class && !label)) {
             free(x);
@@ -1802,27 +1844,40 @@ static int idx_load(dcr_dataset *d, idx_src *im, idx_src *lb, int n_in, int n_ou
                         "%s: images are %lux%lu = %zu pixels; the network has %d inputs", im->path,
                         (unsigned long)idim[1], (unsigned long)idim[2], per, n_in);
 
-    size_t bx, by, bl;
-    if (!dcr_mul_ok(&bx, n_pix, sizeof(double)) ||
-        !dcr_mul_ok(&by, n, (size_t)n_out) || !dcr_mul_ok(&by, by, sizeof(double)) ||
-        !dcr_mul_ok(&bl, n, sizeof(int)))
-        return dcr_fail(err, DCR_ERR_LIMIT, "%s: %zu images do not fit in memory", im->path, n);
-    d->x = malloc(bx);
-    d->y = calloc(n, (size_t)n_out * sizeof(double));
-    d->label = malloc(bl);
-    if (!d->x || !d->y || !d->label)
-        return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory for %zu images (%zu bytes)",
-                        im->path, n, bx);
-
+    /* The header's claim is checked against the limit first; then the
+     * pixels are read into an array that grows with what the file really
+     * holds, so that a short file claiming a billion pixels is refused as
+     * truncated without 8 GiB being allocated for it. The labels' arrays
+     * come after all pixels are in: n <= n_pix of them. */
+    if (!dcr_dataset_fits(n, (size_t)n_in, (size_t)n_out, 1))
+        return dcr_fail(err, DCR_ERR_LIMIT,
+                        "%s: %zu images of %d pixels with %d outputs take more than %llu bytes "
+                        "(DCR_MAX_DATASET_BYTES)",
+                        im->path, n, n_in, n_out, (unsigned long long)DCR_MAX_DATASET_BYTES);
     unsigned char *buf = malloc(IDX_CHUNK);
     if (!buf)
         return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory", im->path);
-    size_t done = 0, got;
+    size_t done = 0, got, cap = 0;
     while (done < n_pix) {
         size_t want = n_pix - done < IDX_CHUNK ? n_pix - done : IDX_CHUNK;
         if (idx_read(im, buf, want, &got, err)) {
             free(buf);
             return -1;
+        }
+        if (done + got > cap) {
+            /* doubling from 1 Mi pixels, never past n_pix; n_pix doubles fit
+             * (dcr_dataset_fits) */
+            size_t ncap = cap ? (cap <= n_pix / 2 ? cap * 2 : n_pix) : (size_t)1 << 20;
+            if (ncap > n_pix)
+                ncap = n_pix;
+            double *nx = realloc(d->x, ncap * sizeof(double));
+            if (!nx) {
+                free(buf);
+                return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory for %zu pixels (%zu bytes)", im->path,
+                                ncap, ncap * sizeof(double));
+            }
+            d->x = nx;
+            cap = ncap;
         }
         for (size_t i = 0; i < got; i++)
             d->x[done + i] = buf[i] / 255.0;
@@ -1832,6 +1887,12 @@ static int idx_load(dcr_dataset *d, idx_src *im, idx_src *lb, int n_in, int n_ou
             return dcr_fail(err, DCR_ERR_DATA, "%s: truncated: %zu bytes of pixels, expected %zu",
                             im->path, done, n_pix);
         }
+    }
+    d->y = calloc(n, (size_t)n_out * sizeof(double));
+    d->label = malloc(n * sizeof(int));
+    if (!d->y || !d->label) {
+        free(buf);
+        return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory for %zu labels", lb->path, n);
     }
     done = 0;
     while (done < n) {

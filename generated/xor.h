@@ -2,7 +2,7 @@
  * command:  deltac emit specs/xor.json --library -o generated/xor
  * spec:     sha256 38c282a3ecf1ad95ba917c86feb39ad43e0e5a97471e75fc99a7e62c3acacf89
  * network:  xor, float64, 2 -> 4 sigmoid -> 1 sigmoid, loss mse
- * strategy: unrolled
+ * strategy: full for cc: layer 1 unrolled, layer 2 unrolled, update unrolled
  * cost:     17 parameters; per sample 24 FLOPs forward, 90 FLOPs per training step
  * layout:   params[17] = W1[4][2] @0, b1[4] @8, W2[1][4] @12, b2[1] @16
  *           (gradients use the same layout)

@@ -28,13 +28,16 @@ static void make_arch(dcr_arch *a, dcr_dtype t, int n, const int *sizes, const d
     a->loss = loss;
 }
 
+/* the emission strategy jit_build uses (tests of other strategies set it) */
+static dc_strategy g_strategy = DC_EMIT_UNROLLED;
+
 static void jit_build(jitted *j, const dcr_arch *a, const char *name)
 {
     dcr_error err = {0};
     cr_assert_eq(dc_net_make(&j->net, a, name, &err), 0, "%s", err.msg);
     char *src;
     size_t len;
-    dc_emit_opts o = {.strategy = DC_EMIT_UNROLLED, .command_line = "test"};
+    dc_emit_opts o = {.strategy = g_strategy, .command_line = "test"};
     cr_assert_eq(dc_emit(&src, &len, &j->net, &o, &err), 0, "%s", err.msg);
     int rc = dc_jit_compile(&j->jit, DC_JIT_TCC, src, len, &err);
     free(src);
@@ -163,7 +166,7 @@ static void compare_with_reference(const dcr_arch *a, uint64_t seed)
     jit_drop(&j);
 }
 
-Test(jit, equals_reference_on_random_networks)
+static void equal_on_random_networks(void)
 {
     static const struct {
         int n;
@@ -183,6 +186,8 @@ Test(jit, equals_reference_on_random_networks)
         {3, {4, 6, 5, 2}, {DCR_ACT_ELU, DCR_ACT_LEAKY_RELU, DCR_ACT_GELU}, DCR_LOSS_MSE},
         {2, {3, 5, 2}, {DCR_ACT_TANH, DCR_ACT_ELU}, DCR_LOSS_MSE},
         {2, {3, 5, 1}, {DCR_ACT_GELU, DCR_ACT_SIGMOID}, DCR_LOSS_BINARY_CROSS_ENTROPY},
+        /* blocked layers: two full blocks of 8 rows and a rest of 1; and one of 4 */
+        {3, {20, 17, 12, 4}, {DCR_ACT_TANH, DCR_ACT_RELU, DCR_ACT_SOFTMAX}, DCR_LOSS_CROSS_ENTROPY},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         for (int t = 0; t < 2; t++) {
@@ -190,6 +195,46 @@ Test(jit, equals_reference_on_random_networks)
             make_arch(&a, t ? DCR_F64 : DCR_F32, cases[i].n, cases[i].sizes, cases[i].acts, cases[i].loss);
             compare_with_reference(&a, 100 + i);
         }
+}
+
+Test(jit, equals_reference_on_random_networks)
+{
+    equal_on_random_networks();
+}
+
+/* every strategy computes the same thing in the same order: float64
+ * results equal the reference engine's bit for bit (compare_with_reference
+ * checks with memcmp) */
+Test(jit, loops_blocked_and_auto_equal_the_reference)
+{
+    static const dc_strategy st[] = {DC_EMIT_LOOPS, DC_EMIT_BLOCKED, DC_EMIT_AUTO};
+    for (size_t i = 0; i < sizeof st / sizeof *st; i++) {
+        g_strategy = st[i];
+        equal_on_random_networks();
+    }
+    g_strategy = DC_EMIT_UNROLLED;
+}
+
+Test(emit, auto_unrolls_small_layers_and_blocks_large_ones_under_tcc)
+{
+    int sizes[4] = {784, 128, 10};
+    dcr_act acts[2] = {DCR_ACT_RELU, DCR_ACT_SOFTMAX};
+    dcr_arch a;
+    make_arch(&a, DCR_F32, 2, sizes, acts, DCR_LOSS_CROSS_ENTROPY);
+    dc_net n;
+    dcr_error err = {0};
+    cr_assert_eq(dc_net_make(&n, &a, "mnist", &err), 0, "%s", err.msg);
+    char *src;
+    size_t len;
+    dc_emit_opts o = {.strategy = DC_EMIT_AUTO};
+    cr_assert_eq(dc_emit(&src, &len, &n, &o, &err), 0, "%s", err.msg);
+    cr_expect(strstr(src, "strategy: auto for tcc: layer 1 blocked, layer 2 unrolled, update blocked") != NULL);
+    cr_expect_lt(len, 1u << 20, "the blocked 784-128-10 source is small (%zu bytes)", len);
+    free(src);
+    o.target = DC_JIT_CC;
+    cr_assert_eq(dc_emit(&src, &len, &n, &o, &err), 0, "%s", err.msg);
+    cr_expect(strstr(src, "strategy: auto for cc: layer 1 loops, layer 2 loops, update loops") != NULL);
+    free(src);
 }
 
 /* ---- gradients --------------------------------------------------------------------- */

@@ -30,15 +30,30 @@ int cli_engine_opt(cli_args *a, cli_engine *e)
         e->backend = strcmp(v, "cc") == 0 ? DC_JIT_CC : DC_JIT_TCC;
     } else if (cli_opt(a, "--exact-math", NULL, 0, &v)) {
         e->exact = 1;
+    } else if (cli_opt(a, "--unroll", NULL, 1, &v)) {
+        e->unroll = cli_unroll(v);
     } else {
         return 0;
     }
     return 1;
 }
 
+dc_strategy cli_unroll(const char *v)
+{
+    if (strcmp(v, "auto") == 0)
+        return DC_EMIT_AUTO;
+    if (strcmp(v, "full") == 0)
+        return DC_EMIT_UNROLLED;
+    if (strcmp(v, "loops") == 0)
+        return DC_EMIT_LOOPS;
+    if (strcmp(v, "blocked") == 0)
+        return DC_EMIT_BLOCKED;
+    cli_usage_error("--unroll: expected auto, full, blocked or loops, got '%s'", v);
+}
+
 int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *cmd, dcr_error *err)
 {
-    static const cli_engine dflt = {0, DC_JIT_TCC, 0};
+    static const cli_engine dflt = CLI_ENGINE_DEFAULT;
     if (!e)
         e = &dflt;
     memset(b, 0, sizeof *b);
@@ -57,7 +72,7 @@ int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *
     /* no command line in the header comment: the same network must give the
      * same source, whatever the options, for the cc backend's cache */
     (void)cmd;
-    dc_emit_opts o = {.strategy = DC_EMIT_UNROLLED, .command_line = NULL};
+    dc_emit_opts o = {.strategy = e->unroll, .command_line = NULL, .target = (int)jo.backend};
     char *src;
     if (dc_emit(&src, &b->src_len, &b->net, &o, err))
         return -1;

@@ -41,6 +41,7 @@ typedef struct {
     int reference;      /* the generic loop-based engine instead of generated code */
     dc_backend backend; /* DC_JIT_TCC (default) or DC_JIT_CC */
     int exact;          /* cc: no FMA contraction or reassociation (bit-identical to tcc) */
+    dc_strategy unroll; /* --unroll: DC_EMIT_AUTO by default */
 } cli_engine;
 
 #define CLI_ENGINE_HELP                                                                      \
@@ -49,10 +50,16 @@ typedef struct {
     "  --jit NAME            tcc (default): libtcc, in memory; cc: the system C compiler\n"  \
     "                        (-O3 -march=native), cached in ~/.cache/deltac ($DELTAC_CACHE)\n" \
     "  --exact-math          with --jit cc: no FMA contraction or reassociation, so the\n"   \
-    "                        results equal libtcc's and the reference engine's bit for bit\n"
+    "                        results equal libtcc's and the reference engine's bit for bit\n" \
+    "  --unroll MODE         auto (default): per layer, by the cost model for the backend;\n" \
+    "                        full: every weight a statement; loops: constant-bound loops;\n" \
+    "                        blocked: loops over rows of W, each row written out\n"
 
+#define CLI_ENGINE_DEFAULT {0, DC_JIT_TCC, 0, DC_EMIT_AUTO}
 /* 1 when argv[a->i] is one of the engine options (taken into *e). */
 int cli_engine_opt(cli_args *a, cli_engine *e);
+/* --unroll's value (exits 2 on a bad one) */
+dc_strategy cli_unroll(const char *v);
 
 typedef struct {
     dc_net net;

@@ -38,6 +38,8 @@ static const char usage_bench[] =
     "  --save-inputs DIR write the data (X.npy, Y.npy), the initial parameters (W1.npy,\n"
     "                    b1.npy, ...), the reference engine's final ones (DIR/ref/) and\n"
     "                    meta.json, for peers (bench/) to run the same steps\n"
+    "  --unroll MODE     how the JIT engines' code is emitted: auto (default), full\n"
+    "                    or loops (deltac train --help)\n"
     "  --gradcost        instead: one sample's forward pass, backprop gradient and\n"
     "                    central finite-difference gradient, timed on the first engine\n"
     "                    of --engines (default cc, else tcc)\n"
@@ -56,10 +58,10 @@ typedef struct {
 } engine_def;
 
 static const engine_def engine_defs[MAX_ENGINES] = {
-    {"reference", {1, DC_JIT_TCC, 0}, 0},
-    {"tcc", {0, DC_JIT_TCC, 0}, 0},
-    {"cc-exact", {0, DC_JIT_CC, 1}, 1},
-    {"cc", {0, DC_JIT_CC, 0}, 1},
+    {"reference", {1, DC_JIT_TCC, 0, DC_EMIT_AUTO}, 0},
+    {"tcc", {0, DC_JIT_TCC, 0, DC_EMIT_AUTO}, 0},
+    {"cc-exact", {0, DC_JIT_CC, 1, DC_EMIT_AUTO}, 1},
+    {"cc", {0, DC_JIT_CC, 0, DC_EMIT_AUTO}, 1},
 };
 
 typedef struct {
@@ -590,6 +592,7 @@ int cmd_bench(int argc, char **argv)
     const char *v, *engines = NULL, *save_dir = NULL;
     long long steps = -1, batch = -1, repeat = 5, samples = 1000;
     int json = 0, grad = 0;
+    dc_strategy unroll = DC_EMIT_AUTO;
     for (a.i = 1; a.i < argc; a.i++) {
         if (cli_opt(&a, "--steps", NULL, 1, &v)) steps = cli_int("--steps", v, 1, 100000000);
         else if (cli_opt(&a, "--batch", NULL, 1, &v)) batch = cli_int("--batch", v, 1, DC_MAX_BATCH);
@@ -599,6 +602,7 @@ int cmd_bench(int argc, char **argv)
         else if (cli_opt(&a, "--json", NULL, 0, &v)) json = 1;
         else if (cli_opt(&a, "--save-inputs", NULL, 1, &v)) save_dir = v;
         else if (cli_opt(&a, "--gradcost", NULL, 0, &v)) grad = 1;
+        else if (cli_opt(&a, "--unroll", NULL, 1, &v)) unroll = cli_unroll(v);
         else cli_other(&a);
     }
     cli_need_pos(&a);
@@ -676,7 +680,9 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < n_want; i++) {
         engine_run *r = &runs[n_runs];
         r->def = want[i];
-        if (cli_build(&r->b, &n, &want[i]->eng, cmd, &err)) {
+        cli_engine eng = want[i]->eng;
+        eng.unroll = unroll;
+        if (cli_build(&r->b, &n, &eng, cmd, &err)) {
             free(cmd);
             goto fail;
         }

@@ -19,14 +19,18 @@ static const char usage_check[] =
     "Validates SPEC and prints its layers, parameter count and FLOPs per sample.\n";
 
 static const char usage_emit[] =
-    "usage: deltac emit SPEC [-o FILE] [--standalone | --library]\n"
+    "usage: deltac emit SPEC [-o FILE] [--standalone | --library] [--unroll MODE]\n"
     "\n"
     "Writes the generated C99 source of SPEC's network.\n"
     "  -o, --output FILE   write to FILE (atomically) instead of standard output\n"
     "  --standalone        a whole trainer in one file: the network, the deltac\n"
     "                      runtime and main(); builds with `cc -O2 -std=c99 FILE -lm`\n"
     "  --library           FILE.h and FILE.c (-o FILE required): the network's\n"
-    "                      functions to embed in a program\n";
+    "                      functions to embed in a program\n"
+    "  --unroll MODE       full (default): every weight a statement; loops: each\n"
+    "                      layer as constant-bound loops (gcc compiles large layers\n"
+    "                      in seconds and vectorises them); auto: per layer, by the\n"
+    "                      cost model for a build by the C compiler\n";
 
 static const char usage_gradcheck[] =
     "usage: deltac gradcheck SPEC [--seed N]\n"
@@ -103,9 +107,9 @@ int cmd_check(int argc, char **argv)
 }
 
 /* Both files are generated before either is written. */
-static int emit_library(const dc_net *n, const char *cmd, const char *base, dcr_error *err)
+static int emit_library(const dc_net *n, const char *cmd, const char *base, dc_strategy st, dcr_error *err)
 {
-    dc_emit_opts oc = {.strategy = DC_EMIT_UNROLLED, .command_line = cmd, .form = DC_FORM_SOURCE};
+    dc_emit_opts oc = {.strategy = st, .command_line = cmd, .form = DC_FORM_SOURCE, .target = DC_JIT_CC};
     dc_emit_opts oh = oc;
     oh.form = DC_FORM_HEADER;
     char *c = NULL, *h = NULL, *path = NULL;
@@ -137,6 +141,7 @@ int cmd_emit(int argc, char **argv)
     const char *out = NULL, *v;
     dc_form form = DC_FORM_SOURCE;
     int library = 0;
+    dc_strategy st = DC_EMIT_UNROLLED;
     for (a.i = 1; a.i < argc; a.i++) {
         if (cli_opt(&a, "--output", "-o", 1, &v))
             out = v;
@@ -144,6 +149,8 @@ int cmd_emit(int argc, char **argv)
             form = DC_FORM_STANDALONE;
         else if (cli_opt(&a, "--library", NULL, 0, &v))
             library = 1;
+        else if (cli_opt(&a, "--unroll", NULL, 1, &v))
+            st = cli_unroll(v);
         else
             cli_other(&a);
     }
@@ -163,11 +170,11 @@ int cmd_emit(int argc, char **argv)
     char *cmd = cli_command_line(argc + 1, argv - 1);
     int rc;
     if (library) {
-        rc = emit_library(&n, cmd, out, &err);
+        rc = emit_library(&n, cmd, out, st, &err);
         free(cmd);
         return rc ? cli_fail(&err) : 0;
     }
-    dc_emit_opts o = {.strategy = DC_EMIT_UNROLLED, .command_line = cmd, .form = form, .job = &job};
+    dc_emit_opts o = {.strategy = st, .command_line = cmd, .form = form, .job = &job, .target = DC_JIT_CC};
     size_t len;
     char *src;
     rc = dc_emit(&src, &len, &n, &o, &err);

@@ -75,7 +75,7 @@ int cmd_train(int argc, char **argv)
     const char *v, *train = NULL, *train_labels = NULL, *test = NULL, *test_labels = NULL;
     long long epochs = -1, batch = -1, seed = -1;
     double lr = -1;
-    cli_engine eng = {0, DC_JIT_TCC, 0};
+    cli_engine eng = CLI_ENGINE_DEFAULT;
     for (a.i = 1; a.i < argc; a.i++) {
         if (cli_opt(&a, "--train", NULL, 1, &v)) train = v;
         else if (cli_opt(&a, "--train-labels", NULL, 1, &v)) train_labels = v;

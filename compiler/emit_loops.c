@@ -1,0 +1,207 @@
+/* emit_loops.c: a layer as loops with constant bounds. The same functions
+ * as the unrolled form (P_fwdL, P_out, P_bwdL, P_gradL) with the same
+ * arithmetic in the same order, so exact builds agree with the reference
+ * engine bit for bit; a few hundred bytes of source whatever the layer's
+ * size, which is what lets gcc compile large layers in a second.
+ *
+ * The blocked form (DC_LAYER_BLOCKED) loops over the rows of W and writes
+ * each row's work out with constant offsets: code in proportion to a row,
+ * not to the layer, without the per-element loop overhead libtcc's plain
+ * loops pay (it does no loop optimisation).
+ *
+ * The loops are written for gcc's vectoriser: the forward pass is a dot
+ * product over a contiguous row of W (vectorised when reassociation is
+ * allowed: the cc backend's fast mode), the backward pass and the gradient
+ * are axpy updates over contiguous memory (vectorised in every mode, as
+ * each element keeps its own order of additions). */
+#include "internal.h"
+
+/* The blocked forward pass: R rows of W at a time, each with its own
+ * accumulator, the dot products written out over the whole row (constant
+ * offsets from the row pointers) and interleaved so that consecutive
+ * statements are independent; the rows that do not fill a block come after
+ * the loop, with constant indices. */
+#define FWD_ROWS 8
+static void fwd_rows(dc_buf *b, const dc_emit_ctx *c, int nin, int rows, const char *k, const char *ind)
+{
+    for (int r = 0; r < rows; r++)
+        dc_buf_printf(b, "%s%s acc%d = bias[%s + %d];\n", ind, c->T, r, k, r);
+    for (int j = 0; j < nin; j++)
+        for (int r = 0; r < rows; r++)
+            dc_buf_printf(b, "%sacc%d += wk[%d] * in[%d];\n", ind, r, r * nin + j, j);
+    for (int r = 0; r < rows; r++)
+        dc_buf_printf(b, "%sz[%s + %d] = acc%d;\n", ind, k, r, r);
+}
+
+static void fwd_blocked(dc_buf *b, const dc_emit_ctx *c, int nin, int nout)
+{
+    int full = nout / FWD_ROWS, rest = nout % FWD_ROWS;
+    if (full) {
+        dc_buf_printf(b, "    for (k = 0; k < %d; k += %d) {\n        const %s *wk = w + k * %d;\n", full * FWD_ROWS,
+                      FWD_ROWS, c->T, nin);
+        fwd_rows(b, c, nin, FWD_ROWS, "k", "        ");
+        dc_buf_puts(b, "    }\n");
+    }
+    if (rest) {
+        char k0[16];
+        dc_buf_printf(b, "    {\n        const %s *wk = w + %d;\n", c->T, full * FWD_ROWS * nin);
+        fwd_rows(b, c, nin, rest, dc_idx(k0, full * FWD_ROWS), "        ");
+        dc_buf_puts(b, "    }\n");
+    }
+    dc_buf_puts(b, "    (void)j;\n");
+}
+
+void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
+{
+    const dc_net *n = c->net;
+    const char *T = c->T;
+    int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
+    dcr_act act = n->arch.act[l];
+    if (act == DCR_ACT_SOFTMAX)
+        dc_buf_printf(b, "static void %s_fwd%d(%s *restrict z, %s *restrict a, %s *st, const %s *restrict p, "
+                         "const %s *restrict in)\n{\n", c->P, l, T, T, T, T, T);
+    else
+        dc_buf_printf(b, "static void %s_fwd%d(%s *restrict z, %s *restrict a, const %s *restrict p, "
+                         "const %s *restrict in)\n{\n", c->P, l, T, T, T, T);
+    dc_emit_act_locals(b, c, act, n->arch.alpha[l], 0);
+    dc_buf_printf(b, "    const %s *w = p + %zu, *bias = p + %zu;\n    int k, j;\n", T, n->w_off[l], n->b_off[l]);
+    if (act == DCR_ACT_SOFTMAX)
+        dc_buf_printf(b, "    %s m, s;\n", T);
+    if (c->loops[l] == DC_LAYER_BLOCKED)
+        fwd_blocked(b, c, nin, nout);
+    else
+        dc_buf_printf(b,
+                      "    for (k = 0; k < %d; k++) {\n"
+                      "        const %s *wk = w + k * %d;\n"
+                      "        %s acc = bias[k];\n"
+                      "        for (j = 0; j < %d; j++)\n"
+                      "            acc += wk[j] * in[j];\n"
+                      "        z[k] = acc;\n"
+                      "    }\n",
+                      nout, T, nin, T, nin);
+    if (act == DCR_ACT_SOFTMAX) {
+        dc_buf_printf(b,
+                      "    m = z[0];\n"
+                      "    for (k = 1; k < %d; k++)\n"
+                      "        if (z[k] > m) m = z[k];\n"
+                      "    for (k = 0; k < %d; k++)\n"
+                      "        a[k] = %s(z[k] - m);\n"
+                      "    s = a[0];\n"
+                      "    for (k = 1; k < %d; k++)\n"
+                      "        s += a[k];\n"
+                      "    for (k = 0; k < %d; k++)\n"
+                      "        a[k] = a[k] / s;\n"
+                      "    st[0] = m;\n    st[1] = s;\n",
+                      nout, nout, c->exp, nout, nout);
+    } else {
+        dc_buf_printf(b, "    for (k = 0; k < %d; k++) {\n", nout);
+        dc_emit_act_fwd(b, c, act, "k");
+        dc_buf_puts(b, "    }\n");
+    }
+    dc_buf_puts(b, "}\n\n");
+}
+
+void dc_loops_out(dc_buf *b, const dc_emit_ctx *c)
+{
+    const dc_net *n = c->net;
+    const char *T = c->T;
+    int L = n->arch.n_layers, nout = n->arch.sizes[L];
+    dcr_act act = n->arch.act[L];
+    if (n->arch.loss == DCR_LOSS_CROSS_ENTROPY) {
+        dc_buf_printf(b, "static %s %s_out(%s *d, const %s *z, const %s *a, const %s *st, const %s *y)\n{\n", T,
+                      c->P, T, T, T, T, T);
+        dc_buf_printf(b, "    %s m = st[0], ls = %s(st[1]), loss = 0;\n    int k;\n", T, c->log);
+    } else if (n->arch.loss == DCR_LOSS_BINARY_CROSS_ENTROPY) {
+        dc_buf_printf(b, "static %s %s_out(%s *d, const %s *z, const %s *a, const %s *y)\n{\n", T, c->P, T, T,
+                      T, T);
+        dc_buf_printf(b, "    %s v, sn, sp, loss = 0;\n    int k;\n", T);
+    } else {
+        dc_buf_printf(b, "static %s %s_out(%s *d, const %s *z, const %s *a, const %s *y)\n{\n", T, c->P, T, T,
+                      T, T);
+        dc_emit_act_locals(b, c, act, n->arch.alpha[L], 1);
+        dc_buf_printf(b, "    %s e, loss = 0;\n    int k;\n    (void)z;\n", T);
+    }
+    dc_buf_printf(b, "    for (k = 0; k < %d; k++) {\n", nout);
+    dc_emit_out_unit(b, c, "k");
+    dc_buf_puts(b, "    }\n");
+    if (n->arch.loss == DCR_LOSS_CROSS_ENTROPY)
+        dc_buf_puts(b, "    return -loss;\n}\n\n");
+    else if (n->arch.loss == DCR_LOSS_BINARY_CROSS_ENTROPY)
+        dc_buf_puts(b, "    return loss;\n}\n\n");
+    else
+        dc_buf_printf(b, "    return 0.5%s * loss;\n}\n\n", c->lit);
+}
+
+void dc_loops_bwd(dc_buf *b, const dc_emit_ctx *c, int l)
+{
+    const dc_net *n = c->net;
+    const char *T = c->T;
+    int nl = n->arch.sizes[l], nn = n->arch.sizes[l + 1];
+    dc_buf_printf(b, "static void %s_bwd%d(%s *restrict d, const %s *z, const %s *a, const %s *restrict p, "
+                     "const %s *restrict dn)\n{\n",
+                  c->P, l, T, T, T, T, T);
+    dc_emit_act_locals(b, c, n->arch.act[l], n->arch.alpha[l], 1);
+    dc_buf_printf(b, "    const %s *w = p + %zu;\n    int k, j;\n    (void)z;\n    (void)a;\n", T, n->w_off[l + 1]);
+    /* d = W(l+1)^T delta(l+1): row k of W(l+1) scaled by dn[k], added in
+     * k order (the reference engine's order for every d[j]) */
+    if (c->loops[l + 1] == DC_LAYER_BLOCKED) {
+        for (int j = 0; j < nl; j++)
+            dc_buf_printf(b, "    d[%d] = w[%d] * dn[0];\n", j, j);
+        dc_buf_printf(b, "    for (k = 1; k < %d; k++) {\n        const %s *wk = w + k * %d;\n        %s dk = dn[k];\n",
+                      nn, T, nl, T);
+        for (int j = 0; j < nl; j++)
+            dc_buf_printf(b, "        d[%d] += wk[%d] * dk;\n", j, j);
+        dc_buf_puts(b, "    }\n");
+    } else {
+        dc_buf_printf(b,
+                      "    for (j = 0; j < %d; j++)\n"
+                      "        d[j] = w[j] * dn[0];\n"
+                      "    for (k = 1; k < %d; k++) {\n"
+                      "        const %s *wk = w + k * %d;\n"
+                      "        %s dk = dn[k];\n"
+                      "        for (j = 0; j < %d; j++)\n"
+                      "            d[j] += wk[j] * dk;\n"
+                      "    }\n",
+                      nl, nn, T, nl, T, nl);
+    }
+    if (n->arch.act[l] != DCR_ACT_IDENTITY) {
+        dc_buf_printf(b, "    for (j = 0; j < %d; j++) {\n", nl);
+        dc_emit_deriv(b, c, n->arch.act[l], "d", "d[j]", "j");
+        dc_buf_puts(b, "    }\n");
+    }
+    dc_buf_puts(b, "}\n\n");
+}
+
+void dc_loops_grad(dc_buf *b, const dc_emit_ctx *c, int l)
+{
+    const dc_net *n = c->net;
+    const char *T = c->T;
+    int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
+    dc_buf_printf(b, "static void %s_grad%d(%s *restrict g, const %s *restrict d, const %s *restrict in)\n{\n",
+                  c->P, l, T, T, T);
+    if (c->loops[l] == DC_LAYER_BLOCKED) {
+        dc_buf_printf(b,
+                      "    %s *gw = g + %zu, *gb = g + %zu;\n"
+                      "    int k;\n"
+                      "    for (k = 0; k < %d; k++) {\n"
+                      "        %s *gk = gw + k * %d;\n"
+                      "        %s dk = d[k];\n"
+                      "        gb[k] += dk;\n",
+                      T, n->w_off[l], n->b_off[l], nout, T, nin, T);
+        for (int j = 0; j < nin; j++)
+            dc_buf_printf(b, "        gk[%d] += dk * in[%d];\n", j, j);
+        dc_buf_puts(b, "    }\n}\n\n");
+        return;
+    }
+    dc_buf_printf(b,
+                  "    %s *gw = g + %zu, *gb = g + %zu;\n"
+                  "    int k, j;\n"
+                  "    for (k = 0; k < %d; k++) {\n"
+                  "        %s *gk = gw + k * %d;\n"
+                  "        %s dk = d[k];\n"
+                  "        gb[k] += dk;\n"
+                  "        for (j = 0; j < %d; j++)\n"
+                  "            gk[j] += dk * in[j];\n"
+                  "    }\n}\n\n",
+                  T, n->w_off[l], n->b_off[l], nout, T, nin, T, nin);
+}
