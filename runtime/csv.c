@@ -5,6 +5,7 @@
  * FILE:LINE:COL (1-based, COL in bytes, counted after a UTF-8 BOM) so the user
  * can jump to it. Numbers are read with strtod, so the decimal point follows
  * LC_NUMERIC; deltac never calls setlocale, which keeps it ".". */
+#define _POSIX_C_SOURCE 200809L /* fstat, fileno */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dcr_internal.h"
 
@@ -31,7 +33,20 @@ static int read_file(char **out, size_t *out_len, const char *path, dcr_error *e
     FILE *f = fopen(path, "rb");
     if (!f)
         return dcr_fail(err, DCR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* A regular file's size is checked before anything is allocated and
+     * sizes the buffer (it may still grow while it is read); a pipe is read
+     * as it comes, the limit checked as the buffer grows. */
     size_t cap = 1 << 16, len = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)DCR_MAX_CSV_BYTES) {
+            fclose(f);
+            return dcr_fail(err, DCR_ERR_LIMIT, "%s: file is larger than %zu bytes (DCR_MAX_CSV_BYTES)", path,
+                            (size_t)DCR_MAX_CSV_BYTES);
+        }
+        if ((size_t)st.st_size >= cap)
+            cap = (size_t)st.st_size + 1; /* + 1: the end is seen without growing */
+    }
     char *buf = malloc(cap + 1);
     if (!buf) {
         fclose(f);
@@ -282,14 +297,19 @@ int dcr_csv_load(dcr_dataset *out, const char *path, const dcr_csv_opts *o, int 
     double *x = NULL, *y = NULL;
     int *label = NULL;
     size_t nx, ny;
-    if (!dcr_mul_ok(&nx, cap_rows, (size_t)n_in) || !dcr_mul_ok(&nx, nx, sizeof(double)) ||
-        !dcr_mul_ok(&ny, cap_rows, (size_t)n_out) || !dcr_mul_ok(&ny, ny, sizeof(double))) {
+    if (!dcr_dataset_fits(cap_rows, (size_t)n_in, (size_t)n_out, is_class)) {
         free(buf);
-        return dcr_fail(err, DCR_ERR_LIMIT, "%s: too many rows x columns", path);
+        return dcr_fail(err, DCR_ERR_LIMIT,
+                        "%s: %zu rows of %d inputs and %d outputs take more than %llu bytes "
+                        "(DCR_MAX_DATASET_BYTES)",
+                        path, cap_rows, n_in, n_out, (unsigned long long)DCR_MAX_DATASET_BYTES);
     }
+    /* the products fit: dcr_dataset_fits checked them */
+    nx = cap_rows * (size_t)n_in * sizeof(double);
+    ny = cap_rows * (size_t)n_out * sizeof(double);
     if (cap_rows > 0) {
         x = malloc(nx);
-        y = calloc(cap_rows * (size_t)n_out, sizeof(double));
+        y = calloc(1, ny);
         label = is_class ? malloc(cap_rows * sizeof(int)) : NULL;
         if (!x || !y || (is_class && !label)) {
             free(x);

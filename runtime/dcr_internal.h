@@ -36,6 +36,28 @@ static inline int dcr_add_ok(size_t *out, size_t a, size_t b)
     return 1;
 }
 
+/* The most memory one dataset's arrays may take: features and targets as
+ * doubles (rows x n_in, rows x n_out) and class labels as ints. The readers
+ * check it, with the row count a file claims (IDX) or holds (CSV), before
+ * they allocate. 16 GiB: the largest IDX file (DCR_MAX_IDX_BYTES of pixels)
+ * takes 8 GiB as doubles. Overridable at build time. */
+#ifndef DCR_MAX_DATASET_BYTES
+#define DCR_MAX_DATASET_BYTES ((uint64_t)16 << 30)
+#endif
+
+/* 1 when a dataset of rows x (n_in features, n_out targets), with an int
+ * label per row when labels, fits size_t and DCR_MAX_DATASET_BYTES. */
+static inline int dcr_dataset_fits(size_t rows, size_t n_in, size_t n_out, int labels)
+{
+    size_t bx, by, bl = 0, total;
+    if (!dcr_mul_ok(&bx, rows, n_in) || !dcr_mul_ok(&bx, bx, sizeof(double)) ||
+        !dcr_mul_ok(&by, rows, n_out) || !dcr_mul_ok(&by, by, sizeof(double)) ||
+        (labels && !dcr_mul_ok(&bl, rows, sizeof(int))) || !dcr_add_ok(&total, bx, by) ||
+        !dcr_add_ok(&total, total, bl))
+        return 0;
+    return (uint64_t)total <= DCR_MAX_DATASET_BYTES;
+}
+
 /* 1 when every size, activation and the loss of a are in range and the
  * parameter count fits size_t; used before trusting a's dimensions. */
 int dcr_arch_valid(const dcr_arch *a);

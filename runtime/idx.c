@@ -329,27 +329,40 @@ static int idx_load(dcr_dataset *d, idx_src *im, idx_src *lb, int n_in, int n_ou
                         "%s: images are %lux%lu = %zu pixels; the network has %d inputs", im->path,
                         (unsigned long)idim[1], (unsigned long)idim[2], per, n_in);
 
-    size_t bx, by, bl;
-    if (!dcr_mul_ok(&bx, n_pix, sizeof(double)) ||
-        !dcr_mul_ok(&by, n, (size_t)n_out) || !dcr_mul_ok(&by, by, sizeof(double)) ||
-        !dcr_mul_ok(&bl, n, sizeof(int)))
-        return dcr_fail(err, DCR_ERR_LIMIT, "%s: %zu images do not fit in memory", im->path, n);
-    d->x = malloc(bx);
-    d->y = calloc(n, (size_t)n_out * sizeof(double));
-    d->label = malloc(bl);
-    if (!d->x || !d->y || !d->label)
-        return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory for %zu images (%zu bytes)",
-                        im->path, n, bx);
-
+    /* The header's claim is checked against the limit first; then the
+     * pixels are read into an array that grows with what the file really
+     * holds, so that a short file claiming a billion pixels is refused as
+     * truncated without 8 GiB being allocated for it. The labels' arrays
+     * come after all pixels are in: n <= n_pix of them. */
+    if (!dcr_dataset_fits(n, (size_t)n_in, (size_t)n_out, 1))
+        return dcr_fail(err, DCR_ERR_LIMIT,
+                        "%s: %zu images of %d pixels with %d outputs take more than %llu bytes "
+                        "(DCR_MAX_DATASET_BYTES)",
+                        im->path, n, n_in, n_out, (unsigned long long)DCR_MAX_DATASET_BYTES);
     unsigned char *buf = malloc(IDX_CHUNK);
     if (!buf)
         return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory", im->path);
-    size_t done = 0, got;
+    size_t done = 0, got, cap = 0;
     while (done < n_pix) {
         size_t want = n_pix - done < IDX_CHUNK ? n_pix - done : IDX_CHUNK;
         if (idx_read(im, buf, want, &got, err)) {
             free(buf);
             return -1;
+        }
+        if (done + got > cap) {
+            /* doubling from 1 Mi pixels, never past n_pix; n_pix doubles fit
+             * (dcr_dataset_fits) */
+            size_t ncap = cap ? (cap <= n_pix / 2 ? cap * 2 : n_pix) : (size_t)1 << 20;
+            if (ncap > n_pix)
+                ncap = n_pix;
+            double *nx = realloc(d->x, ncap * sizeof(double));
+            if (!nx) {
+                free(buf);
+                return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory for %zu pixels (%zu bytes)", im->path,
+                                ncap, ncap * sizeof(double));
+            }
+            d->x = nx;
+            cap = ncap;
         }
         for (size_t i = 0; i < got; i++)
             d->x[done + i] = buf[i] / 255.0;
@@ -359,6 +372,12 @@ static int idx_load(dcr_dataset *d, idx_src *im, idx_src *lb, int n_in, int n_ou
             return dcr_fail(err, DCR_ERR_DATA, "%s: truncated: %zu bytes of pixels, expected %zu",
                             im->path, done, n_pix);
         }
+    }
+    d->y = calloc(n, (size_t)n_out * sizeof(double));
+    d->label = malloc(n * sizeof(int));
+    if (!d->y || !d->label) {
+        free(buf);
+        return dcr_fail(err, DCR_ERR_NOMEM, "%s: out of memory for %zu labels", lb->path, n);
     }
     done = 0;
     while (done < n) {
