@@ -150,7 +150,10 @@ static void emit_header(dc_buf *b, const dc_emit_ctx *c, const dc_emit_opts *o)
                   o && o->target == DC_JIT_CC ? "cc" : "tcc");
     for (int l = 1; l <= a->n_layers; l++)
         dc_buf_printf(b, " layer %d %s,", l, layer_names[c->loops[l]]);
-    dc_buf_printf(b, " update %s\n", layer_names[c->update_loops]);
+    dc_buf_printf(b, " update %s", layer_names[c->update_loops]);
+    if (c->batched)
+        dc_buf_printf(b, ", minibatch kernels of %d samples", DC_SB);
+    dc_buf_puts(b, "\n");
     dc_buf_printf(b, " * cost:     %zu parameters; per sample %llu FLOPs forward, %llu FLOPs per training step\n",
                   n->n_params, (unsigned long long)n->flops_forward, (unsigned long long)n->flops_train);
     dc_buf_printf(b, " * layout:   params[%zu] =", n->n_params);
@@ -223,6 +226,9 @@ static void emit_prototypes(dc_buf *b, const dc_emit_ctx *c)
 static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
 {
     const char *P = c->P, *T = c->T;
+    if (c->batched)
+        dc_emit_batch_driver(b, c);
+    else
     dc_buf_printf(b,
         "/* grad = the sum of the per-sample gradients over n samples (rows of X\n"
         " * and Y); returns the mean loss. */\n"
@@ -365,8 +371,10 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
     int f64 = net->arch.dtype == DCR_F64;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
                      f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name,
-                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0};
+                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0};
     dc_emit_plan(c.loops, &c.update_loops, net, st, o ? o->target : DC_JIT_TCC);
+    /* the blocked minibatch kernels are for gcc: libtcc's loops are slow */
+    c.batched = o && o->target == DC_JIT_CC && st != DC_EMIT_UNROLLED && dc_batch_fits(net);
     uint64_t est = dc_emit_estimate(net, c.loops, c.update_loops);
     if (est > DC_MAX_SOURCE_BYTES)
         return dcr_fail(err, DCR_ERR_LIMIT,

@@ -68,7 +68,8 @@ typedef struct {
     const char *P;        /* the name prefix */
     const char *log1p, *expm1; /* also libm, for softplus, elu and binary_cross_entropy */
     unsigned char loops[DCR_MAX_LAYERS + 1]; /* layer l: DC_LAYER_UNROLLED, _LOOPS or _BLOCKED */
-    int update_loops;     /* P_update as one loop (1) or a statement per parameter (0) */
+    int update_loops;     /* P_update: DC_LAYER_UNROLLED, _LOOPS or _BLOCKED */
+    int batched;          /* P_batch_grad with the register-blocked kernels of emit_batch.c */
 } dc_emit_ctx;
 
 /* emit.c: which layers are loops under strategy st for the target backend
@@ -112,6 +113,12 @@ void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l);
 void dc_loops_out(dc_buf *b, const dc_emit_ctx *c);
 void dc_loops_bwd(dc_buf *b, const dc_emit_ctx *c, int l);
 void dc_loops_grad(dc_buf *b, const dc_emit_ctx *c, int l);
+
+/* ---- emit_batch.c: the register-blocked minibatch driver ------------------ */
+#define DC_SB 8 /* samples per block */
+/* 1 when the block's scratch fits the stack budget */
+int dc_batch_fits(const dc_net *n);
+void dc_emit_batch_driver(dc_buf *b, const dc_emit_ctx *c);
 
 /* ---- emit_net.c: the network's functions around the layers' --------------- */
 void dc_emit_net(dc_buf *b, const dc_emit_ctx *c);

@@ -77,7 +77,7 @@ static void *rnd(size_t n, dcr_dtype t, dcr_rng *r)
     return p;
 }
 
-/* 20 steps of batch 4 on the arch with optimizer o through the cc backend
+/* 20 steps of batch 19 (two blocks of 8 samples and 3 more) on the arch with optimizer o through the cc backend
  * (exact or fast) and the reference engine; the largest relative
  * difference of the parameters. */
 static double cc_vs_reference(const dcr_arch *a, const dcr_optim *o, int exact)
@@ -88,7 +88,10 @@ static double cc_vs_reference(const dcr_arch *a, const dcr_optim *o, int exact)
     cr_assert_eq(dc_net_set_optim(&net, o, &err), 0, "%s", err.msg);
     char *src;
     size_t len;
-    cr_assert_eq(dc_emit(&src, &len, &net, NULL, &err), 0, "%s", err.msg);
+    /* what --jit cc --unroll auto emits: loops and the minibatch kernels */
+    dc_emit_opts eo = {.strategy = DC_EMIT_AUTO, .target = DC_JIT_CC};
+    cr_assert_eq(dc_emit(&src, &len, &net, &eo, &err), 0, "%s", err.msg);
+    cr_assert(strstr(src, "minibatch kernels of 8 samples") != NULL, "not the blocked minibatch driver");
     dc_jit_opts jo = {.backend = DC_JIT_CC, .cache_dir = cache, .exact = exact};
     dc_jit *j;
     int rc = dc_jit_compile_opts(&j, &jo, src, len, &err);
@@ -100,7 +103,7 @@ static double cc_vs_reference(const dcr_arch *a, const dcr_optim *o, int exact)
     dcr_rng r;
     dcr_rng_seed(&r, 7);
     size_t es = dcr_dtype_size(a->dtype), np = net.n_params;
-    int B = 4, nin = a->sizes[0], nout = a->sizes[a->n_layers];
+    int B = 19, nin = a->sizes[0], nout = a->sizes[a->n_layers];
     void *p1 = rnd(np, a->dtype, &r), *X = rnd((size_t)B * (size_t)nin, a->dtype, &r);
     void *Y = rnd((size_t)B * (size_t)nout, a->dtype, &r);
     if (a->loss == DCR_LOSS_CROSS_ENTROPY) { /* one-hot targets */
