@@ -88,7 +88,8 @@ typedef enum {
     DC_EMIT_UNROLLED = 0, /* --unroll full: every unit, weight and update a statement of its own */
     DC_EMIT_LOOPS,        /* --unroll loops: each layer as loops with constant bounds */
     DC_EMIT_AUTO,         /* --unroll auto: per layer, by the cost model for the target backend */
-    DC_EMIT_BLOCKED       /* --unroll blocked: loops over the rows of W, each row written out */
+    DC_EMIT_BLOCKED,      /* --unroll blocked: loops over the rows of W, each row written out */
+    DC_EMIT_KERNELS       /* --unroll kernels: loops calling deltac's compiled row kernels (libtcc only) */
 } dc_strategy;
 
 typedef enum {
@@ -104,6 +105,8 @@ typedef struct {
     const dcr_job *job;       /* DC_FORM_STANDALONE: the training settings (dc_spec_job) */
     int target;               /* the dc_backend that will compile it, for DC_EMIT_AUTO's choices:
                                  DC_JIT_TCC (0), or DC_JIT_CC also for ahead-of-time builds by cc */
+    int fast_math;            /* exp and tanh by compiler/fastmath.h (inlined, vectorisable, error
+                                 bounds in docs/fastmath.md) instead of libm */
 } dc_emit_opts;
 
 /* Writes the C99 source for net into *out_src (NUL-terminated, *out_len

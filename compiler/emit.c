@@ -69,18 +69,20 @@ void dc_buf_puts(dc_buf *b, const char *s)
 /* ---- the file around the strategy ------------------------------------------- */
 
 static const char *const strategy_names[] = {
-    [DC_EMIT_UNROLLED] = "full", [DC_EMIT_LOOPS] = "loops", [DC_EMIT_AUTO] = "auto", [DC_EMIT_BLOCKED] = "blocked"};
-static const char *const layer_names[] = {"unrolled", "loops", "blocked"};
+    [DC_EMIT_UNROLLED] = "full", [DC_EMIT_LOOPS] = "loops", [DC_EMIT_AUTO] = "auto", [DC_EMIT_BLOCKED] = "blocked",
+    [DC_EMIT_KERNELS] = "kernels"};
+static const char *const layer_names[] = {"unrolled", "loops", "blocked", "kernels"};
 
 /* The cost model of --unroll auto (docs/codegen.md has the measurements
- * behind the numbers). libtcc does no loop optimisation and keeps every
- * value in memory: its fully unrolled code is 2-3x faster than its blocked
- * code while the whole network's code fits the caches (measured: 18k
- * weights, 2.8 MB of code, still 3.4x faster than loops; 52k weights, 7.9
- * MB, 1.7x slower), so the smallest layers are unrolled within a budget of
- * weights and the rest blocked. gcc vectorises plain loops and takes
- * minutes over large unrolled code, so under cc every layer is loops. */
-#define DC_TCC_UNROLL_BUDGET 4096 /* weights unrolled in all, under tcc */
+ * behind it). libtcc does no loop optimisation and keeps every value in
+ * memory: fully unrolled code is its fastest only for small layers (2-8-1,
+ * 4-16-16-1); beyond a few hundred weights the row kernels it calls
+ * (compiler/kernels.c) win, and unrolled code that outgrows the caches is
+ * 10x slower (784-128-10: 3.5 ms against 0.3 ms per step). So the smallest
+ * layers are unrolled within a budget of weights and the rest call the
+ * kernels. gcc vectorises plain loops and takes minutes over large
+ * unrolled code, so under cc every layer is loops. */
+#define DC_TCC_UNROLL_BUDGET 512 /* weights unrolled in all, under tcc */
 
 void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target)
 {
@@ -107,7 +109,7 @@ void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc
             if (used + bw <= DC_TCC_UNROLL_BUDGET)
                 used += bw;
             else
-                loops[best] = DC_LAYER_BLOCKED;
+                loops[best] = DC_LAYER_KERNELS;
         }
     }
     for (int l = 1; l <= L; l++) {
@@ -115,9 +117,14 @@ void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc
             loops[l] = DC_LAYER_LOOPS;
         else if (st == DC_EMIT_BLOCKED)
             loops[l] = DC_LAYER_BLOCKED;
+        else if (st == DC_EMIT_KERNELS)
+            loops[l] = DC_LAYER_KERNELS;
         all_unrolled &= loops[l] == DC_LAYER_UNROLLED;
     }
-    *update_loops = st == DC_EMIT_LOOPS ? DC_LAYER_LOOPS : all_unrolled ? DC_LAYER_UNROLLED : DC_LAYER_BLOCKED;
+    *update_loops = st == DC_EMIT_LOOPS      ? DC_LAYER_LOOPS
+                    : all_unrolled           ? DC_LAYER_UNROLLED
+                    : st == DC_EMIT_BLOCKED  ? DC_LAYER_BLOCKED
+                                             : DC_LAYER_KERNELS;
 }
 
 /* Printable ASCII only, and never the end of a comment. */
@@ -153,6 +160,8 @@ static void emit_header(dc_buf *b, const dc_emit_ctx *c, const dc_emit_opts *o)
     dc_buf_printf(b, " update %s", layer_names[c->update_loops]);
     if (c->batched)
         dc_buf_printf(b, ", minibatch kernels of %d samples", DC_SB);
+    if (c->fast_math)
+        dc_buf_puts(b, ", fast exp/tanh");
     dc_buf_puts(b, "\n");
     dc_buf_printf(b, " * cost:     %zu parameters; per sample %llu FLOPs forward, %llu FLOPs per training step\n",
                   n->n_params, (unsigned long long)n->flops_forward, (unsigned long long)n->flops_train);
@@ -189,8 +198,29 @@ static void emit_prelude(dc_buf *b, const dc_emit_ctx *c, int line_directive)
             lines += b->p[i] == '\n';
         dc_buf_printf(b, "#line %zu \"%s.c\"\n", lines + 1, c->P);
     }
-    dc_buf_printf(b, "%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n\n", c->T, c->exp, c->T,
-                  c->T, c->tanh, c->T, c->T, c->log, c->T, c->T, c->log1p, c->T, c->T, c->expm1, c->T);
+    if (c->fast_math) {
+        dc_buf_puts(b, "/* ---- compiler/fastmath.h (--jit cc without --exact-math) ---- */\n");
+        dc_buf_puts(b, dc_fastmath_text);
+        dc_buf_printf(b, "/* ---- end of compiler/fastmath.h ---- */\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n\n",
+                      c->T, c->log, c->T, c->T, c->log1p, c->T, c->T, c->expm1, c->T);
+    } else {
+        dc_buf_printf(b, "%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n%s %s(%s);\n\n", c->T, c->exp, c->T,
+                      c->T, c->tanh, c->T, c->T, c->log, c->T, c->T, c->log1p, c->T, c->T, c->expm1, c->T);
+    }
+    int kern = c->update_loops == DC_LAYER_KERNELS;
+    for (int l = 1; l <= c->net->arch.n_layers; l++)
+        kern |= c->loops[l] == DC_LAYER_KERNELS;
+    if (kern || c->tcc_jit) {
+        const char *T = c->T, *S = c->lit[0] ? "f" : "d";
+        dc_buf_puts(b, "/* inner loops compiled by gcc with deltac (compiler/kernels.h), for libtcc */\n");
+        dc_buf_printf(b,
+                      "void dck_rows8%s(%s *z, const %s *w, int nin, const %s *in, const %s *bias, int rows);\n"
+                      "void dck_scale%s(%s *d, const %s *w, %s s, int n);\n"
+                      "void dck_axpy%s(%s *d, const %s *w, %s s, int n);\n"
+                      "void dck_sgd%s(%s *p, const %s *g, %s scale, long n);\n"
+                      "void dck_zero%s(%s *p, long n);\n\n",
+                      S, T, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, S, T);
+    }
     emit_constants(b, c);
 }
 
@@ -226,23 +256,27 @@ static void emit_prototypes(dc_buf *b, const dc_emit_ctx *c)
 static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
 {
     const char *P = c->P, *T = c->T;
-    if (c->batched)
+    if (c->batched) {
         dc_emit_batch_driver(b, c);
-    else
-    dc_buf_printf(b,
+    } else {
+        dc_buf_printf(b,
         "/* grad = the sum of the per-sample gradients over n samples (rows of X\n"
         " * and Y); returns the mean loss. */\n"
         "double %s_batch_grad(%s *grad, const %s *params, const %s *X, const %s *Y, int n)\n"
         "{\n"
         "    double loss = 0;\n"
-        "    long i;\n"
-        "    for (i = 0; i < %s_N_PARAMS; i++)\n"
-        "        grad[i] = 0;\n"
+        "    long i;\n", P, T, T, T, T);
+        if (c->tcc_jit) /* a loop under libtcc costs several cycles per element */
+            dc_buf_printf(b, "    dck_zero%s(grad, %s_N_PARAMS);\n", c->lit[0] ? "f" : "d", P);
+        else
+            dc_buf_printf(b, "    for (i = 0; i < %s_N_PARAMS; i++)\n        grad[i] = 0;\n", P);
+        dc_buf_printf(b,
         "    for (i = 0; i < n; i++)\n"
         "        loss += %s_loss_grad(grad, params, X + i * %s_N_IN, Y + i * %s_N_OUT);\n"
         "    return loss / n;\n"
         "}\n\n",
-        P, T, T, T, T, P, P, P, P);
+        P, P, P);
+    }
     dc_buf_printf(b,
         "/* The same entry points with void pointers, for hosts that pick the\n"
         " * scalar type at run time. */\n"
@@ -371,11 +405,24 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
     int f64 = net->arch.dtype == DCR_F64;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
                      f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name,
-                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0};
+                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, o && o->fast_math, 0};
+    c.tcc_jit = (o ? o->target : DC_JIT_TCC) == DC_JIT_TCC && (o ? o->form : DC_FORM_SOURCE) == DC_FORM_SOURCE &&
+                !(o && o->command_line); /* written out by deltac emit: built by someone else */
+    if (c.fast_math) {
+        c.exp = f64 ? "DCM_exp" : "DCM_expf";
+        c.tanh = f64 ? "DCM_tanh" : "DCM_tanhf";
+    }
     dc_emit_plan(c.loops, &c.update_loops, net, st, o ? o->target : DC_JIT_TCC);
+    int kern = c.update_loops == DC_LAYER_KERNELS;
+    for (int l = 1; l <= net->arch.n_layers; l++)
+        kern |= c.loops[l] == DC_LAYER_KERNELS;
+    if (kern && ((o ? o->target : DC_JIT_TCC) != DC_JIT_TCC || (o && o->form != DC_FORM_SOURCE)))
+        return dcr_fail(err, DCR_ERR_USAGE,
+                        "--unroll kernels calls deltac's own compiled kernels: only for the libtcc JIT, not for "
+                        "code built by a C compiler");
     /* the blocked minibatch kernels are for gcc: libtcc's loops are slow */
     c.batched = o && o->target == DC_JIT_CC && st != DC_EMIT_UNROLLED && dc_batch_fits(net);
-    uint64_t est = dc_emit_estimate(net, c.loops, c.update_loops);
+    uint64_t est = dc_emit_estimate(net, c.loops, c.update_loops) + (c.fast_math ? dc_fastmath_text_len : 0);
     if (est > DC_MAX_SOURCE_BYTES)
         return dcr_fail(err, DCR_ERR_LIMIT,
                         "the %s source for this network would be about %llu MB, more than the limit "

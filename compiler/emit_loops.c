@@ -9,6 +9,10 @@
  * not to the layer, without the per-element loop overhead libtcc's plain
  * loops pay (it does no loop optimisation).
  *
+ * The kernel form (DC_LAYER_KERNELS, for libtcc only) calls compiler/kernels.c
+ * for the work along rows: dck_rows8 for 8 rows' dot products at once,
+ * dck_scale and dck_axpy for the delta and the gradient.
+ *
  * The loops are written for gcc's vectoriser: the forward pass is a dot
  * product over a contiguous row of W (vectorised when reassociation is
  * allowed: the cc backend's fast mode), the backward pass and the gradient
@@ -67,7 +71,13 @@ void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_buf_printf(b, "    const %s *w = p + %zu, *bias = p + %zu;\n    int k, j;\n", T, n->w_off[l], n->b_off[l]);
     if (act == DCR_ACT_SOFTMAX)
         dc_buf_printf(b, "    %s m, s;\n", T);
-    if (c->loops[l] == DC_LAYER_BLOCKED)
+    if (c->loops[l] == DC_LAYER_KERNELS)
+        dc_buf_printf(b,
+                      "    for (k = 0; k < %d; k += 8)\n"
+                      "        dck_rows8%s(z + k, w + k * %d, %d, in, bias + k, %d - k < 8 ? %d - k : 8);\n"
+                      "    (void)j;\n",
+                      nout, c->lit[0] ? "f" : "d", nin, nin, nout, nout);
+    else if (c->loops[l] == DC_LAYER_BLOCKED)
         fwd_blocked(b, c, nin, nout);
     else
         dc_buf_printf(b,
@@ -144,7 +154,14 @@ void dc_loops_bwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_buf_printf(b, "    const %s *w = p + %zu;\n    int k, j;\n    (void)z;\n    (void)a;\n", T, n->w_off[l + 1]);
     /* d = W(l+1)^T delta(l+1): row k of W(l+1) scaled by dn[k], added in
      * k order (the reference engine's order for every d[j]) */
-    if (c->loops[l + 1] == DC_LAYER_BLOCKED) {
+    if (c->loops[l + 1] == DC_LAYER_KERNELS) {
+        const char *S = c->lit[0] ? "f" : "d";
+        dc_buf_printf(b,
+                      "    dck_scale%s(d, w, dn[0], %d);\n"
+                      "    for (k = 1; k < %d; k++)\n"
+                      "        dck_axpy%s(d, w + k * %d, dn[k], %d);\n",
+                      S, nl, nn, S, nl, nl);
+    } else if (c->loops[l + 1] == DC_LAYER_BLOCKED) {
         for (int j = 0; j < nl; j++)
             dc_buf_printf(b, "    d[%d] = w[%d] * dn[0];\n", j, j);
         dc_buf_printf(b, "    for (k = 1; k < %d; k++) {\n        const %s *wk = w + k * %d;\n        %s dk = dn[k];\n",
@@ -179,6 +196,17 @@ void dc_loops_grad(dc_buf *b, const dc_emit_ctx *c, int l)
     int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
     dc_buf_printf(b, "static void %s_grad%d(%s *restrict g, const %s *restrict d, const %s *restrict in)\n{\n",
                   c->P, l, T, T, T);
+    if (c->loops[l] == DC_LAYER_KERNELS) {
+        dc_buf_printf(b,
+                      "    %s *gw = g + %zu, *gb = g + %zu;\n"
+                      "    int k;\n"
+                      "    for (k = 0; k < %d; k++) {\n"
+                      "        gb[k] += d[k];\n"
+                      "        dck_axpy%s(gw + k * %d, in, d[k], %d);\n"
+                      "    }\n}\n\n",
+                      T, n->w_off[l], n->b_off[l], nout, c->lit[0] ? "f" : "d", nin, nin);
+        return;
+    }
     if (c->loops[l] == DC_LAYER_BLOCKED) {
         dc_buf_printf(b,
                       "    %s *gw = g + %zu, *gb = g + %zu;\n"

@@ -149,7 +149,9 @@ static void emit_update(dc_buf *b, const dc_emit_ctx *c)
         dc_buf_printf(b, "void %s_update(%s *p, %s *state, const %s *g, double lr, double grad_scale, double t)\n{\n",
                       P, T, T, T);
         dc_buf_printf(b, "    %s scale = (%s)(lr * grad_scale);\n    (void)state;\n    (void)t;\n", T, T);
-        if (c->update_loops == DC_LAYER_BLOCKED)
+        if (c->update_loops == DC_LAYER_KERNELS)
+            dc_buf_printf(b, "    dck_sgd%s(p, g, scale, %zu);\n", c->lit[0] ? "f" : "d", np);
+        else if (c->update_loops == DC_LAYER_BLOCKED || c->update_loops == DC_LAYER_KERNELS)
             update_blocked(b, np, "p[%s] -= scale * g[%s];");
         else if (c->update_loops)
             dc_buf_printf(b, "    long i;\n    for (i = 0; i < %zu; i++)\n        p[i] -= scale * g[i];\n", np);
@@ -230,7 +232,7 @@ static void emit_update(dc_buf *b, const dc_emit_ctx *c)
         dc_buf_printf(b, "    den = %s(v[i]) / bc + eps; \\\n", c->lit[0] ? "sqrtf" : "sqrt");
         dc_buf_puts(b, "    p[i] = p[i] - ss * m[i] / den;\n");
     }
-    if (c->update_loops == DC_LAYER_BLOCKED)
+    if (c->update_loops == DC_LAYER_BLOCKED || c->update_loops == DC_LAYER_KERNELS)
         update_blocked(b, np, "DC_UPD(%s)");
     else if (c->update_loops)
         dc_buf_printf(b, "    long i;\n    for (i = 0; i < %zu; i++) {\n        DC_UPD(i)\n    }\n", np);

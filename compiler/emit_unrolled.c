@@ -160,7 +160,7 @@ uint64_t dc_emit_estimate(const dc_net *net, const unsigned char *loops, int upd
     const dcr_arch *a = &net->arch;
     int f64 = a->dtype == DCR_F64, L = a->n_layers;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf", f64 ? "tanh" : "tanhf",
-                     f64 ? "log" : "logf", net->name, f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0};
+                     f64 ? "log" : "logf", net->name, f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, 0, 0};
     size_t np = net->n_params;
     /* the optimizer step: one statement per parameter */
     uint64_t total = update_loops ? 16384 : (uint64_t)np * stmt_len("    p[%zu] -= scale * g[%zu];\n", np, np, 0) + 16384;

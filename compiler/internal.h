@@ -56,7 +56,7 @@ void dc_buf_printf(dc_buf *b, const char *fmt, ...) DC_PRINTF(2, 3);
 void dc_buf_puts(dc_buf *b, const char *s);
 
 /* How one layer is written (dc_emit_ctx.loops[l]) */
-enum { DC_LAYER_UNROLLED = 0, DC_LAYER_LOOPS = 1, DC_LAYER_BLOCKED = 2 };
+enum { DC_LAYER_UNROLLED = 0, DC_LAYER_LOOPS = 1, DC_LAYER_BLOCKED = 2, DC_LAYER_KERNELS = 3 };
 
 /* What every strategy is handed: the net, the C spelling of its scalar type
  * and of the libm functions for that type. */
@@ -70,6 +70,8 @@ typedef struct {
     unsigned char loops[DCR_MAX_LAYERS + 1]; /* layer l: DC_LAYER_UNROLLED, _LOOPS or _BLOCKED */
     int update_loops;     /* P_update: DC_LAYER_UNROLLED, _LOOPS or _BLOCKED */
     int batched;          /* P_batch_grad with the register-blocked kernels of emit_batch.c */
+    int fast_math;        /* exp, tanh are compiler/fastmath.h's DCM_ functions, not libm's */
+    int tcc_jit;          /* compiled by the libtcc JIT: compiler/kernels.c may be called */
 } dc_emit_ctx;
 
 /* emit.c: which layers are loops under strategy st for the target backend
@@ -80,6 +82,9 @@ void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc
  * by compiler/tools/embed.c), pasted into standalone trainers. */
 extern const char dc_runtime_bundle[];
 extern const size_t dc_runtime_bundle_len;
+/* compiler/fastmath.h as text (fastmath_text.c, made the same way) */
+extern const char dc_fastmath_text[];
+extern const size_t dc_fastmath_text_len;
 
 /* ---- emit_act.c: statements shared by the strategies ------------------------ */
 /* A constant of type T that reads back exactly (with a point or exponent). */

@@ -187,7 +187,7 @@ static int cache_key(char hex[65], const char *cc_path, const char *flags, const
     if (!h)
         return -1;
     struct stat st;
-    char id[4352];
+    char id[8192];
     if (stat(cc_path, &st) != 0)
         memset(&st, 0, sizeof st);
     snprintf(id, sizeof id, "deltac %s\ncc %s %lld %lld\nflags %s\n", dc_version(), cc_path, (long long)st.st_size,
@@ -222,16 +222,25 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+#define MAX_EXTRA 32
+
 /* Runs cc_path with the flags on src_path into so_path; its messages (the
  * first DCR_MSG_MAX bytes) come back in err on failure. */
 static int run_cc(const char *cc_path, int exact, const char *src_path, const char *so_path, dcr_error *err)
 {
     const char *const *fl = exact ? flags_exact : flags_fast;
-    const char *argv[32];
+    const char *argv[32 + MAX_EXTRA];
+    char extra[1024];
     int n = 0;
     argv[n++] = cc_path;
     for (int i = 0; fl[i]; i++)
         argv[n++] = fl[i];
+    /* $DELTAC_CC_FLAGS: words appended to the flags (part of the cache key) */
+    const char *e = getenv("DELTAC_CC_FLAGS");
+    snprintf(extra, sizeof extra, "%s", e ? e : "");
+    for (char *save = NULL, *w = strtok_r(extra, " \t", &save); w && n < 32 + MAX_EXTRA - 12;
+         w = strtok_r(NULL, " \t", &save))
+        argv[n++] = w;
     argv[n++] = "-shared";
     argv[n++] = "-fPIC";
     argv[n++] = "-w";
@@ -330,7 +339,10 @@ int dc_jit_cc_compile(void **out, const char *src, size_t len, const dc_jit_opts
         return dcr_fail(err, DCR_ERR_NOMEM, "out of memory");
     char key[65], final_so[4096 + 80], src_path[4096 + 80], tmp_so[4096 + 80];
     src_path[0] = tmp_so[0] = 0;
-    if (cache_key(key, cc_path, dc_jit_cc_flags(exact), src, len) != 0) {
+    char flags[2048];
+    const char *extra = getenv("DELTAC_CC_FLAGS");
+    snprintf(flags, sizeof flags, "%s %s", dc_jit_cc_flags(exact), extra ? extra : "");
+    if (cache_key(key, cc_path, flags, src, len) != 0) {
         free(s);
         if (!cached)
             rmdir(dir);

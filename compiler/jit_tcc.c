@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "jit.h"
+#include "kernels.h"
 
 #define TCC_LIBTCC1 DC_TCC_LIB_DIR "/libtcc1.a"
 
@@ -74,6 +75,17 @@ static int add_host_symbols(TCCState *s)
     if (tcc_add_symbol(s, "pow", (const void *)pow_fn) < 0 || tcc_add_symbol(s, "sqrt", (const void *)sqrt_fn) < 0 ||
         tcc_add_symbol(s, "sqrtf", (const void *)sqrtf_fn) < 0)
         return -1;
+    /* the row kernels of --unroll kernels (compiler/kernels.c) */
+    const host_sym kern[] = {
+        {"dck_rows8f", (const void *)dck_rows8f}, {"dck_rows8d", (const void *)dck_rows8d},
+        {"dck_scalef", (const void *)dck_scalef}, {"dck_scaled", (const void *)dck_scaled},
+        {"dck_axpyf", (const void *)dck_axpyf},   {"dck_axpyd", (const void *)dck_axpyd},
+        {"dck_sgdf", (const void *)dck_sgdf},     {"dck_sgdd", (const void *)dck_sgdd},
+        {"dck_zerof", (const void *)dck_zerof},   {"dck_zerod", (const void *)dck_zerod},
+    };
+    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
+        if (tcc_add_symbol(s, kern[i].name, kern[i].addr) < 0)
+            return -1;
     return 0;
 }
 

@@ -205,9 +205,9 @@ Test(jit, equals_reference_on_random_networks)
 /* every strategy computes the same thing in the same order: float64
  * results equal the reference engine's bit for bit (compare_with_reference
  * checks with memcmp) */
-Test(jit, loops_blocked_and_auto_equal_the_reference)
+Test(jit, loops_blocked_kernels_and_auto_equal_the_reference)
 {
-    static const dc_strategy st[] = {DC_EMIT_LOOPS, DC_EMIT_BLOCKED, DC_EMIT_AUTO};
+    static const dc_strategy st[] = {DC_EMIT_LOOPS, DC_EMIT_BLOCKED, DC_EMIT_KERNELS, DC_EMIT_AUTO};
     for (size_t i = 0; i < sizeof st / sizeof *st; i++) {
         g_strategy = st[i];
         equal_on_random_networks();
@@ -215,7 +215,7 @@ Test(jit, loops_blocked_and_auto_equal_the_reference)
     g_strategy = DC_EMIT_UNROLLED;
 }
 
-Test(emit, auto_unrolls_small_layers_and_blocks_large_ones_under_tcc)
+Test(emit, auto_unrolls_small_layers_and_calls_kernels_for_large_ones_under_tcc)
 {
     int sizes[4] = {784, 128, 10};
     dcr_act acts[2] = {DCR_ACT_RELU, DCR_ACT_SOFTMAX};
@@ -228,13 +228,27 @@ Test(emit, auto_unrolls_small_layers_and_blocks_large_ones_under_tcc)
     size_t len;
     dc_emit_opts o = {.strategy = DC_EMIT_AUTO};
     cr_assert_eq(dc_emit(&src, &len, &n, &o, &err), 0, "%s", err.msg);
-    cr_expect(strstr(src, "strategy: auto for tcc: layer 1 blocked, layer 2 unrolled, update blocked") != NULL);
-    cr_expect_lt(len, 1u << 20, "the blocked 784-128-10 source is small (%zu bytes)", len);
+    cr_expect(strstr(src, "strategy: auto for tcc: layer 1 kernels, layer 2 kernels, update kernels") != NULL);
+    cr_expect_lt(len, 1u << 16, "the 784-128-10 source is small (%zu bytes)", len);
+    free(src);
+    /* 4-16-16-1: 336 weights, within the budget: all unrolled */
+    int small[4] = {4, 16, 16, 1};
+    dcr_act sacts[3] = {DCR_ACT_TANH, DCR_ACT_TANH, DCR_ACT_IDENTITY};
+    dcr_arch sa;
+    dc_net sn;
+    make_arch(&sa, DCR_F32, 3, small, sacts, DCR_LOSS_MSE);
+    cr_assert_eq(dc_net_make(&sn, &sa, "small", &err), 0, "%s", err.msg);
+    cr_assert_eq(dc_emit(&src, &len, &sn, &o, &err), 0, "%s", err.msg);
+    cr_expect(strstr(src, "strategy: auto for tcc: layer 1 unrolled, layer 2 unrolled, layer 3 unrolled, update unrolled") != NULL);
     free(src);
     o.target = DC_JIT_CC;
     cr_assert_eq(dc_emit(&src, &len, &n, &o, &err), 0, "%s", err.msg);
     cr_expect(strstr(src, "strategy: auto for cc: layer 1 loops, layer 2 loops, update loops") != NULL);
     free(src);
+    /* the kernels are deltac's own: refused for code a C compiler will build */
+    o.strategy = DC_EMIT_KERNELS;
+    cr_expect_eq(dc_emit(&src, &len, &n, &o, &err), -1);
+    cr_expect(strstr(err.msg, "only for the libtcc JIT") != NULL, "%s", err.msg);
 }
 
 /* ---- gradients --------------------------------------------------------------------- */

@@ -48,7 +48,9 @@ dc_strategy cli_unroll(const char *v)
         return DC_EMIT_LOOPS;
     if (strcmp(v, "blocked") == 0)
         return DC_EMIT_BLOCKED;
-    cli_usage_error("--unroll: expected auto, full, blocked or loops, got '%s'", v);
+    if (strcmp(v, "kernels") == 0)
+        return DC_EMIT_KERNELS;
+    cli_usage_error("--unroll: expected auto, full, blocked, kernels or loops, got '%s'", v);
 }
 
 int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *cmd, dcr_error *err)
@@ -72,7 +74,8 @@ int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *
     /* no command line in the header comment: the same network must give the
      * same source, whatever the options, for the cc backend's cache */
     (void)cmd;
-    dc_emit_opts o = {.strategy = e->unroll, .command_line = NULL, .target = (int)jo.backend};
+    dc_emit_opts o = {.strategy = e->unroll, .command_line = NULL, .target = (int)jo.backend,
+                      .fast_math = jo.backend == DC_JIT_CC && !jo.exact};
     char *src;
     if (dc_emit(&src, &b->src_len, &b->net, &o, err))
         return -1;

@@ -53,7 +53,8 @@ typedef struct {
     "                        results equal libtcc's and the reference engine's bit for bit\n" \
     "  --unroll MODE         auto (default): per layer, by the cost model for the backend;\n" \
     "                        full: every weight a statement; loops: constant-bound loops;\n" \
-    "                        blocked: loops over rows of W, each row written out\n"
+    "                        blocked: loops over rows of W, each row written out;\n"     \
+    "                        kernels (libtcc): loops calling deltac's compiled row kernels\n"
 
 #define CLI_ENGINE_DEFAULT {0, DC_JIT_TCC, 0, DC_EMIT_AUTO}
 /* 1 when argv[a->i] is one of the engine options (taken into *e). */

@@ -1,0 +1,23 @@
+/* kernels.h: the inner-loop kernels libtcc-compiled code calls (kernels.c).
+ * The generated code declares them itself under the same names; jit_tcc.c
+ * hands libtcc their addresses. */
+#ifndef DC_KERNELS_H
+#define DC_KERNELS_H
+
+/* z[r] = bias[r] + sum_j w[r * nin + j] * in[j], r < rows <= 8, j in order */
+void dck_rows8f(float *z, const float *w, int nin, const float *in, const float *bias, int rows);
+void dck_rows8d(double *z, const double *w, int nin, const double *in, const double *bias, int rows);
+/* d[j] = w[j] * s */
+void dck_scalef(float *d, const float *w, float s, int n);
+void dck_scaled(double *d, const double *w, double s, int n);
+/* d[j] += w[j] * s */
+void dck_axpyf(float *d, const float *w, float s, int n);
+void dck_axpyd(double *d, const double *w, double s, int n);
+/* p[0..n) = 0 (a loop under libtcc costs several cycles per element) */
+void dck_zerof(float *p, long n);
+void dck_zerod(double *p, long n);
+/* p[i] -= scale * g[i] */
+void dck_sgdf(float *p, const float *g, float scale, long n);
+void dck_sgdd(double *p, const double *g, double scale, long n);
+
+#endif
