@@ -110,7 +110,7 @@ static void cap_memory(void)
     int capped = p == NULL;
     free(p);
     if (!capped)
-        cr_log_warn("RLIMIT_DATA does not limit malloc here (valgrind?): only the messages are checked");
+        cr_log_info("RLIMIT_DATA does not limit malloc here (valgrind?): only the messages are checked");
 #endif
 }
 
