@@ -478,6 +478,7 @@ def report(results, outdir):
            "engine's (float32).", ""]
     md.append("![time per sample](results.svg)")
     md.append("")
+    md += summary(groups)
     for wl in ("W1", "W2", "W3"):
         gs = [(k, g) for k, g in groups if k[0] == wl]
         if not gs:
@@ -537,6 +538,35 @@ def report(results, outdir):
     svg_bars(groups, os.path.join(outdir, "results.svg"))
     with open(os.path.join(outdir, "RESULTS.md"), "w") as f:
         f.write("\n".join(md).rstrip() + "\n")
+
+
+def summary(groups):
+    """One row per (workload, net): deltac's fastest engine and each peer's time relative to it."""
+    out = ["## Summary", "",
+           "Per workload, deltac's fastest engine and the time of the others relative to it (min over "
+           "repeats; above 1: slower than deltac's best), with the peers' largest parameter difference "
+           "from deltac's reference engine (- where the peer cannot run the same computation).", "",
+           "| workload | net | batch | deltac's best | its time per sample | tcc | reference | FANN | PyTorch 1t | PyTorch 2t | FANN diff | PyTorch diff |",
+           "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for (wl, net, _), g in groups:
+        best = best_deltac(g)
+        if not best:
+            continue
+        meta = g["deltac"] or {}
+        batch = meta.get("batch") or g["meta"].get("batch") or 1
+
+        def rel(name):
+            e = g["engines"].get(name)
+            return fmt(e["ns_per_step_min"] / best[1]) if e and e.get("ns_per_step_min") else "-"
+
+        def diff(name):
+            e = g["engines"].get(name)
+            return fmt_diff(e.get("max_abs_diff")) if e else "-"
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            wl, net, batch, best[0], fmt_time(best[1] / batch), rel("tcc"), rel("reference"), rel("fann"),
+            rel("pytorch-1t"), rel("pytorch-2t"), diff("fann"), diff("pytorch-1t")))
+    out.append("")
+    return out
 
 
 def slopes(rows):

@@ -40,10 +40,12 @@ if [ -n "${DELTAC:-}" ]; then
 else
   SRC=$ROOT
   mkdir -p build-bench
-  if [ "${BENCH_TREE:-0}" != 1 ] && DELTAC_REV=$(git rev-parse --short HEAD 2>/dev/null); then
+  # the last commit that changed anything outside bench/
+  if [ "${BENCH_TREE:-0}" != 1 ] &&
+     DELTAC_REV=$(git log -1 --format=%h -- . ':(exclude)bench' 2>/dev/null) && [ -n "$DELTAC_REV" ]; then
     if [ "$(cat build-bench/src/.rev 2>/dev/null)" != "$DELTAC_REV" ]; then
       rm -rf build-bench/src build-bench/obj && mkdir -p build-bench/src &&
-        git archive HEAD | tar -x -C build-bench/src && echo "$DELTAC_REV" > build-bench/src/.rev
+        git archive "$DELTAC_REV" | tar -x -C build-bench/src && echo "$DELTAC_REV" > build-bench/src/.rev
     fi
     SRC=$ROOT/build-bench/src
   else
@@ -90,8 +92,13 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/deltac-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 # a fresh cache for the cc engines, so that their compile times are real
-# (BENCH_CC_CACHE=folder keeps one across runs: compile_ms is then a load)
-export DELTAC_CACHE=${BENCH_CC_CACHE:-$TMP/cc-cache}
+# (BENCH_CC_CACHE=folder keeps one across runs: compile_ms is then a load);
+# --quick keeps one in build-bench/cc-cache, a smoke run needs no compile times
+if [ $QUICK = 1 ]; then
+  export DELTAC_CACHE=${BENCH_CC_CACHE:-$ROOT/build-bench/cc-cache}
+else
+  export DELTAC_CACHE=${BENCH_CC_CACHE:-$TMP/cc-cache}
+fi
 mkdir -p -m 700 "$DELTAC_CACHE"
 RES=$TMP/results.jsonl
 "$PY" bench/report.py machine > "$RES"
@@ -151,6 +158,7 @@ run_workload() {
 ALL=${BENCH_ENGINES:-reference,tcc,cc-exact,cc}
 if [ $QUICK = 1 ]; then
   GRADCOST_RUNS=1
+  W4_SPECS="bench/specs/w4_4_4_1.json bench/specs/w4_32_64_8.json bench/specs/w4_128_128_16.json"
   WORK=(
     "W1 w1_2_8_1             200   1     1000  10 2 $ALL"
     "W1 w1_4_16_16_1         200   1     1000  10 2 $ALL"
@@ -164,6 +172,7 @@ if [ $QUICK = 1 ]; then
   )
 else
   GRADCOST_RUNS=3
+  W4_SPECS=$(ls bench/specs/w4_*.json)
   WORK=(
     "W1 w1_2_8_1             2000  1     1000  30 5 $ALL"
     "W1 w1_4_16_16_1         2000  1     1000  20 5 $ALL"
@@ -185,7 +194,7 @@ if want W4; then
   # each net GRADCOST_RUNS times, the runs of all nets interleaved; the report
   # takes the minimum of each time
   for run in $(seq 1 "$GRADCOST_RUNS"); do
-    for spec in bench/specs/w4_*.json; do
+    for spec in $W4_SPECS; do
       name=$(basename "$spec" .json)
       net=$(echo "$name" | sed -e 's/^w4_//' -e 's/_/-/g')
       log "W4 $net: deltac bench --gradcost (run $run of $GRADCOST_RUNS)"
