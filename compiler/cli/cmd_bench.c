@@ -466,7 +466,8 @@ static double get_param(const void *p, size_t i, dcr_dtype t)
     return t == DCR_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
 }
 
-/* ns per call of fn over at least ~50 ms, the minimum of 5 rounds */
+/* ns per call of body: the repetitions that take at least 10 ms, then the
+ * minimum of 5 such rounds */
 #define TIME_NS(out, body)                                                  \
     do {                                                                    \
         long reps_ = 1;                                                     \
@@ -508,10 +509,15 @@ static int gradcost(const dc_spec *s, const dc_net *n, const engine_run *r, cons
      * most 4096 parameters spread over the whole array, scaled to all */
     size_t m = np < 4096 ? np : 4096;
     double h = a->dtype == DCR_F64 ? 1e-6 : 1e-3, sink = 0;
-    double t0 = cli_now();
-    long rounds = 0;
-    do {
-        for (size_t k = 0; k < m; k++) {
+    /* per parameter: the minimum over chunks of parameters that take about
+     * 2 ms each (short windows, like the passes above, so that a shared
+     * machine's preemption does not count), times N */
+    double per_param = 1e300;
+    size_t chunk = (size_t)(2e6 / (2 * fwd + 1)) + 1;
+    for (size_t k0 = 0; k0 < m; k0 += chunk) {
+        size_t k1 = k0 + chunk < m ? k0 + chunk : m;
+        double t0 = cli_now();
+        for (size_t k = k0; k < k1; k++) {
             size_t i = m == np ? k : (size_t)((double)k * (double)np / (double)m);
             double v = get_param(p, i, a->dtype);
             set_param(p, i, v + h, a->dtype);
@@ -523,9 +529,11 @@ static int gradcost(const dc_spec *s, const dc_net *n, const engine_run *r, cons
             set_param(p, i, v, a->dtype);
             sink += (lp - lm) / (2 * h);
         }
-        rounds++;
-    } while (cli_now() - t0 < 0.05);
-    fd = 1e9 * (cli_now() - t0) / (double)rounds * ((double)np / (double)m);
+        double ns = 1e9 * (cli_now() - t0) / (double)(k1 - k0);
+        if (ns < per_param)
+            per_param = ns;
+    }
+    fd = per_param * (double)np;
     char shape[256];
     net_shape(shape, sizeof shape, a);
     if (json) {
