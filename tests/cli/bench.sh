@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/bench.sh: `deltac bench` as a script meets it: the table, the
 # JSON, the engines agreeing (float64: exactly), --save-inputs and --gradcost,
-# and its usage errors. A smoke run: a few steps, no timing asserted.
+# and its usage errors; and the JIT options (--jit, --unroll, --exact-math)
+# of train and emit. A smoke run: a few steps, no timing asserted.
 # usage: tests/cli/bench.sh PATH/TO/deltac SOURCE_DIR [PATH/TO/xor_predict]
 . "$(dirname "$0")/lib.sh"
 export DELTAC_CACHE="$T/cache"
@@ -39,6 +40,25 @@ expect 0 'of random data' "$DELTAC" bench "$T/nodata.json" --engines reference,t
 
 expect 0 'finite-difference gradient' "$DELTAC" bench "$SRC/specs/xor.json" --gradcost --engines tcc
 expect 0 '"fd_over_forward": [0-9]' "$DELTAC" bench "$SRC/specs/xor.json" --gradcost --engines tcc --json
+
+# the JIT options of train: every --unroll form trains to the same losses
+# (float64: the same digits), --jit cc with and without --exact-math
+ref=$("$DELTAC" train "$SRC/specs/xor.json" --engine reference --epochs 30 --no-progress | grep '^epoch')
+for u in full blocked kernels loops auto; do
+    got=$("$DELTAC" train "$SRC/specs/xor.json" --unroll $u --epochs 30 --no-progress | grep '^epoch')
+    if [ "$(cut -c1-40 <<<"$got")" = "$(cut -c1-40 <<<"$ref")" ]; then ok; else bad "--unroll $u: $got"; fi
+done
+if command -v cc >/dev/null; then
+    got=$("$DELTAC" train "$SRC/specs/xor.json" --jit cc --exact-math --epochs 30 --no-progress | grep '^epoch')
+    if [ "$(cut -c1-40 <<<"$got")" = "$(cut -c1-40 <<<"$ref")" ]; then ok; else bad "--jit cc --exact-math: $got"; fi
+    expect 0 'jit: cc (compiled|loaded)' "$DELTAC" train "$SRC/specs/iris.json" --jit cc --epochs 2 --no-progress
+fi
+# no C compiler: a message, and libtcc instead
+expect 0 "no C compiler '/nonexistent/cc' found; using libtcc" env CC=/nonexistent/cc "$DELTAC" train "$SRC/specs/xor.json" --jit cc --epochs 2 --no-progress
+expect 2 "--unroll: expected auto, full, blocked, kernels or loops, got 'some'" "$DELTAC" train "$SRC/specs/xor.json" --unroll some
+expect 2 "--jit: expected tcc or cc, got 'gcc'" "$DELTAC" train "$SRC/specs/xor.json" --jit gcc
+expect 1 'only for the libtcc JIT' "$DELTAC" emit "$SRC/specs/xor.json" --unroll kernels
+expect 0 'strategy: loops for cc' "$DELTAC" emit "$SRC/specs/xor.json" --unroll loops
 
 # usage errors: exit 2
 expect 2 "--engines: expected a comma-separated list" "$DELTAC" bench "$SRC/specs/xor.json" --engines gpu
