@@ -104,7 +104,9 @@ typedef struct {
     dc_form form;
     const dcr_job *job;       /* DC_FORM_STANDALONE: the training settings (dc_spec_job) */
     int target;               /* the dc_backend that will compile it, for DC_EMIT_AUTO's choices:
-                                 DC_JIT_TCC (0), or DC_JIT_CC also for ahead-of-time builds by cc */
+                                 DC_JIT_TCC (0): the libtcc JIT, whose code may call deltac's own
+                                 kernels (compiler/kernels.h); DC_JIT_CC, also for any code a C
+                                 compiler builds ahead of time */
     int fast_math;            /* exp and tanh by compiler/fastmath.h (inlined, vectorisable, error
                                  bounds in docs/fastmath.md) instead of libm */
 } dc_emit_opts;

@@ -84,7 +84,8 @@ static const char *const layer_names[] = {"unrolled", "loops", "blocked", "kerne
  * unrolled code, so under cc every layer is loops. */
 #define DC_TCC_UNROLL_BUDGET 512 /* weights unrolled in all, under tcc */
 
-void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target)
+void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target,
+                  int kernels_ok)
 {
     const dcr_arch *a = &net->arch;
     memset(loops, 0, DCR_MAX_LAYERS + 1);
@@ -109,7 +110,7 @@ void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc
             if (used + bw <= DC_TCC_UNROLL_BUDGET)
                 used += bw;
             else
-                loops[best] = DC_LAYER_KERNELS;
+                loops[best] = kernels_ok ? DC_LAYER_KERNELS : DC_LAYER_BLOCKED;
         }
     }
     for (int l = 1; l <= L; l++) {
@@ -121,10 +122,13 @@ void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc
             loops[l] = DC_LAYER_KERNELS;
         all_unrolled &= loops[l] == DC_LAYER_UNROLLED;
     }
-    *update_loops = st == DC_EMIT_LOOPS      ? DC_LAYER_LOOPS
-                    : all_unrolled           ? DC_LAYER_UNROLLED
-                    : st == DC_EMIT_BLOCKED  ? DC_LAYER_BLOCKED
-                                             : DC_LAYER_KERNELS;
+    /* under tcc auto the update calls the kernel even when every layer is
+     * unrolled: one vectorised loop against a statement per parameter */
+    *update_loops = st == DC_EMIT_LOOPS                               ? DC_LAYER_LOOPS
+                    : st == DC_EMIT_AUTO && target == DC_JIT_TCC && kernels_ok ? DC_LAYER_KERNELS
+                    : all_unrolled                                    ? DC_LAYER_UNROLLED
+                    : st == DC_EMIT_KERNELS                           ? DC_LAYER_KERNELS
+                                                                      : DC_LAYER_BLOCKED;
 }
 
 /* Printable ASCII only, and never the end of a comment. */
@@ -406,13 +410,12 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
                      f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name,
                      f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, o && o->fast_math, 0};
-    c.tcc_jit = (o ? o->target : DC_JIT_TCC) == DC_JIT_TCC && (o ? o->form : DC_FORM_SOURCE) == DC_FORM_SOURCE &&
-                !(o && o->command_line); /* written out by deltac emit: built by someone else */
+    c.tcc_jit = (o ? o->target : DC_JIT_TCC) == DC_JIT_TCC && (o ? o->form : DC_FORM_SOURCE) == DC_FORM_SOURCE;
     if (c.fast_math) {
         c.exp = f64 ? "DCM_exp" : "DCM_expf";
         c.tanh = f64 ? "DCM_tanh" : "DCM_tanhf";
     }
-    dc_emit_plan(c.loops, &c.update_loops, net, st, o ? o->target : DC_JIT_TCC);
+    dc_emit_plan(c.loops, &c.update_loops, net, st, o ? o->target : DC_JIT_TCC, c.tcc_jit);
     int kern = c.update_loops == DC_LAYER_KERNELS;
     for (int l = 1; l <= net->arch.n_layers; l++)
         kern |= c.loops[l] == DC_LAYER_KERNELS;

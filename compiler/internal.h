@@ -74,9 +74,11 @@ typedef struct {
     int tcc_jit;          /* compiled by the libtcc JIT: compiler/kernels.c may be called */
 } dc_emit_ctx;
 
-/* emit.c: which layers are loops under strategy st for the target backend
- * (loops[0..DCR_MAX_LAYERS]), and whether P_update is one loop. */
-void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target);
+/* emit.c: each layer's form under strategy st for the target backend
+ * (loops[0..DCR_MAX_LAYERS], DC_LAYER_*) and P_update's; kernels_ok when the
+ * code is for the libtcc JIT (compiler/kernels.c can be called). */
+void dc_emit_plan(unsigned char *loops, int *update_loops, const dc_net *net, dc_strategy st, dc_backend target,
+                  int kernels_ok);
 
 /* The runtime's sources as one text (runtime_bundle.c, made at build time
  * by compiler/tools/embed.c), pasted into standalone trainers. */

@@ -239,7 +239,7 @@ Test(emit, auto_unrolls_small_layers_and_calls_kernels_for_large_ones_under_tcc)
     make_arch(&sa, DCR_F32, 3, small, sacts, DCR_LOSS_MSE);
     cr_assert_eq(dc_net_make(&sn, &sa, "small", &err), 0, "%s", err.msg);
     cr_assert_eq(dc_emit(&src, &len, &sn, &o, &err), 0, "%s", err.msg);
-    cr_expect(strstr(src, "strategy: auto for tcc: layer 1 unrolled, layer 2 unrolled, layer 3 unrolled, update unrolled") != NULL);
+    cr_expect(strstr(src, "strategy: auto for tcc: layer 1 unrolled, layer 2 unrolled, layer 3 unrolled, update kernels") != NULL);
     free(src);
     o.target = DC_JIT_CC;
     cr_assert_eq(dc_emit(&src, &len, &n, &o, &err), 0, "%s", err.msg);
