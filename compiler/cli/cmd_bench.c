@@ -466,19 +466,20 @@ static double get_param(const void *p, size_t i, dcr_dtype t)
     return t == DCR_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
 }
 
-/* ns per call of body: the repetitions that take at least 10 ms, then the
- * minimum of 5 such rounds */
+/* ns per call of body: the repetitions that take at least 2 ms, then the
+ * minimum of 25 such rounds (short windows: on a shared machine a long one
+ * always includes time the process did not run) */
 #define TIME_NS(out, body)                                                  \
     do {                                                                    \
         long reps_ = 1;                                                     \
         for (;;) {                                                          \
             double t0_ = cli_now();                                         \
             for (long r_ = 0; r_ < reps_; r_++) { body; }                   \
-            if (cli_now() - t0_ > 0.01 || reps_ > (1L << 30)) break;        \
+            if (cli_now() - t0_ > 0.002 || reps_ > (1L << 30)) break;       \
             reps_ *= 2;                                                     \
         }                                                                   \
         double best_ = 1e300;                                               \
-        for (int k_ = 0; k_ < 5; k_++) {                                    \
+        for (int k_ = 0; k_ < 25; k_++) {                                   \
             double t0_ = cli_now();                                         \
             for (long r_ = 0; r_ < reps_; r_++) { body; }                   \
             double ns_ = 1e9 * (cli_now() - t0_) / (double)reps_;           \
