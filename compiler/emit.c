@@ -222,8 +222,9 @@ static void emit_prelude(dc_buf *b, const dc_emit_ctx *c, int line_directive)
                       "void dck_scale%s(%s *d, const %s *w, %s s, int n);\n"
                       "void dck_axpy%s(%s *d, const %s *w, %s s, int n);\n"
                       "void dck_sgd%s(%s *p, const %s *g, %s scale, long n);\n"
+                      "void dck_sgdrow%s(%s *p, const %s *in, %s d, %s scale, int n);\n"
                       "void dck_zero%s(%s *p, long n);\n\n",
-                      S, T, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, S, T);
+                      S, T, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, T, S, T);
     }
     emit_constants(b, c);
 }
@@ -249,12 +250,15 @@ static void emit_prototypes(dc_buf *b, const dc_emit_ctx *c)
         ,
         P, P, P, T, T, T, T, P, T, T, T, T, P, T, T, T, T, P, T, T, T, P, P, P, P);
     dc_buf_printf(b,
+        "/* one plain-SGD step on one sample, fused: params -= lr * dE/dparams; returns E */\n"
+        "double %s_sgd_step(%s *params, const %s *x, const %s *y, double lr);\n"
+        "double %s_sgd_step_v(void *params, const void *x, const void *y, double lr);\n"
         "/* loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..L (--trace-deltas) */\n"
         "%s %s_loss_grad_trace(%s *grad, const %s *params, const %s *x, const %s *y, double *delta_abs);\n"
         "double %s_loss_grad_trace_v(void *grad, const void *params, const void *x, const void *y,\n"
         "                            double *delta_abs);\n\n"
         "#endif\n",
-        T, P, T, T, T, T, P);
+        P, T, T, T, P, T, P, T, T, T, T, P);
 }
 
 static void emit_driver(dc_buf *b, const dc_emit_ctx *c)
@@ -339,8 +343,10 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
     dc_buf_printf(b,
         "static double %s_eng_loss_grad_trace(void *self, void *grad, const void *params, const void *x,\n"
         "                                     const void *y, double *delta_abs)\n"
-        "{\n    (void)self;\n    return %s_loss_grad_trace_v(grad, params, x, y, delta_abs);\n}\n\n",
-        P, P);
+        "{\n    (void)self;\n    return %s_loss_grad_trace_v(grad, params, x, y, delta_abs);\n}\n\n"
+        "static double %s_eng_sgd_step(void *self, void *params, const void *x, const void *y, double lr)\n"
+        "{\n    (void)self;\n    return %s_sgd_step_v(params, x, y, lr);\n}\n\n",
+        P, P, P, P);
     /* designated initializers: every field named, the rest zero */
     dc_buf_puts(b, "int main(int argc, char **argv)\n{\n    static const dcr_job job = {\n");
     dc_buf_printf(b, "        .arch = {.dtype = %s, .n_layers = %d, .sizes = {", a->dtype == DCR_F64 ? "DCR_F64" : "DCR_F32",
@@ -394,9 +400,10 @@ static void emit_trainer(dc_buf *b, const dc_emit_ctx *c, const dcr_job *j)
         "    e.batch_grad = %s_eng_batch_grad;\n"
         "    e.update = %s_eng_update;\n"
         "    e.loss_grad_trace = %s_eng_loss_grad_trace;\n"
+        "    e.sgd_step = %s_eng_sgd_step;\n"
         "    e.n_state = %s_N_STATE;\n"
         "    return dcr_trainer_main(argc, argv, \"%s\", &job, &e);\n}\n",
-        P, P, P, P, P, P, P);
+        P, P, P, P, P, P, P, P);
 }
 
 int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_opts *o, dcr_error *err)

@@ -242,6 +242,80 @@ static void emit_update(dc_buf *b, const dc_emit_ctx *c)
     dc_buf_puts(b, "#undef DC_UPD\n}\n\n");
 }
 
+/* P_sgdL: the fused plain-SGD update of layer l from its delta and input:
+ * p -= scale * (d a^T), the product the gradient would hold. Written out
+ * for unrolled layers of up to DC_SGD_UNROLL_MAX weights (where it pays),
+ * as loops otherwise (so the source of every network stays within
+ * DC_MAX_SOURCE_BYTES). */
+static void emit_sgd_layer(dc_buf *b, const dc_emit_ctx *c, int l)
+{
+    const dc_net *n = c->net;
+    const char *T = c->T;
+    int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
+    size_t W = n->w_off[l], B = n->b_off[l];
+    dc_buf_printf(b, "static void %s_sgd%d(%s *p, const %s *d, const %s *in, %s scale)\n{\n", c->P, l, T, T, T, T);
+    if (c->loops[l] == DC_LAYER_UNROLLED && (size_t)nin * (size_t)nout <= DC_SGD_UNROLL_MAX) {
+        for (int k = 0; k < nout; k++) {
+            dc_buf_printf(b, "    p[%zu] -= scale * d[%d];\n", B + (size_t)k, k);
+            for (int j = 0; j < nin; j++)
+                dc_buf_printf(b, "    p[%zu] -= scale * (d[%d] * in[%d]);\n", W + (size_t)k * (size_t)nin + (size_t)j, k, j);
+        }
+    } else if (c->loops[l] == DC_LAYER_KERNELS) {
+        dc_buf_printf(b,
+                      "    int k;\n"
+                      "    for (k = 0; k < %d; k++) {\n"
+                      "        p[%zu + k] -= scale * d[k];\n"
+                      "        dck_sgdrow%s(p + %zu + k * %d, in, d[k], scale, %d);\n"
+                      "    }\n",
+                      nout, B, c->lit[0] ? "f" : "d", W, nin, nin);
+    } else {
+        dc_buf_printf(b,
+                      "    %s *w = p + %zu, *bb = p + %zu;\n"
+                      "    int k, j;\n"
+                      "    for (k = 0; k < %d; k++) {\n"
+                      "        %s dk = d[k], *wk = w + k * %d;\n"
+                      "        bb[k] -= scale * dk;\n"
+                      "        for (j = 0; j < %d; j++)\n"
+                      "            wk[j] -= scale * (dk * in[j]);\n"
+                      "    }\n",
+                      T, W, B, nout, T, nin, nin);
+    }
+    dc_buf_puts(b, "}\n\n");
+}
+
+/* P_sgd_step: P_loss_grad and a plain-SGD update at lr in one pass, for
+ * batches of one sample (dcr_engine.sgd_step). Every delta is computed
+ * before any weight changes. */
+static void emit_sgd_step(dc_buf *b, const dc_emit_ctx *c)
+{
+    const dcr_arch *a = &c->net->arch;
+    const char *T = c->T, *P = c->P;
+    int L = a->n_layers;
+    for (int l = 1; l <= L; l++)
+        emit_sgd_layer(b, c, l);
+    dc_buf_puts(b, "/* one plain-SGD step on one sample: p -= lr * dE/dp, fused; returns E */\n");
+    dc_buf_printf(b, "double %s_sgd_step(%s *p, const %s *x, const %s *y, double lr)\n{\n", P, T, T, T);
+    emit_locals(b, c, 1);
+    dc_buf_printf(b, "    %s loss, scale = (%s)lr;\n", T, T);
+    emit_fwd_calls(b, c);
+    if (a->loss == DCR_LOSS_CROSS_ENTROPY)
+        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, st, y);\n", P, L, L, L);
+    else
+        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, y);\n", P, L, L, L);
+    for (int l = L - 1; l >= 1; l--)
+        dc_buf_printf(b, "    %s_bwd%d(d%d, z%d, a%d, p, d%d);\n", P, l, l, l, l, l + 1);
+    for (int l = 1; l <= L; l++) {
+        if (l == 1)
+            dc_buf_printf(b, "    %s_sgd1(p, d1, x, scale);\n", P);
+        else
+            dc_buf_printf(b, "    %s_sgd%d(p, d%d, a%d, scale);\n", P, l, l, l - 1);
+    }
+    dc_buf_puts(b, "    return loss;\n}\n\n");
+    dc_buf_printf(b, "double %s_sgd_step_v(void *p, const void *x, const void *y, double lr)\n"
+                     "{\n    return %s_sgd_step((%s *)p, (const %s *)x, (const %s *)y, lr);\n}\n\n",
+                  P, P, T, T, T);
+}
+
 void dc_emit_net(dc_buf *b, const dc_emit_ctx *c)
 {
     const dcr_arch *a = &c->net->arch;
@@ -266,4 +340,5 @@ void dc_emit_net(dc_buf *b, const dc_emit_ctx *c)
     emit_loss_grad(b, c, 0);
     emit_loss_grad(b, c, 1);
     emit_update(b, c);
+    emit_sgd_step(b, c);
 }

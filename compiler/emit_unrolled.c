@@ -151,7 +151,7 @@ static uint64_t stmt_len(const char *fmt, size_t i1, size_t i2, size_t i3)
 
 /* An upper bound of the source's size, to refuse a network before emitting
  * it: every statement is counted with the widest indices it can have.
- * Per weight: forward, delta (layers 2..L), gradient and update statements;
+ * Per weight: forward, delta (layers 2..L), gradient, update and fused-step statements;
  * a layer emitted as loops costs a few kilobytes whatever its size;
  * per unit: activation, derivative, loss and trace statements, written once
  * for the layer's last unit and counted for every unit. */
@@ -179,6 +179,8 @@ uint64_t dc_emit_estimate(const dc_net *net, const unsigned char *loops, int upd
         uint64_t w = (uint64_t)a->sizes[l] * (uint64_t)a->sizes[l - 1];
         uint64_t per_w = stmt_len("    z[%zu] += p[%zu] * in[%zu];\n", k, np, j) +
                          stmt_len("    g[%zu] += d[%zu] * in[%zu];\n", np, k, j);
+        if (w <= DC_SGD_UNROLL_MAX) /* P_sgd_step, written out for small layers */
+            per_w += stmt_len("    p[%zu] -= scale * (d[%zu] * in[%zu]);\n", np, k, j);
         if (l < L) /* the delta of layer l runs through W(l+1) */
             total += (uint64_t)a->sizes[l + 1] * (uint64_t)a->sizes[l] *
                      stmt_len("    d[%zu] += p[%zu] * dn[%zu];\n", k, np, (size_t)a->sizes[l + 1]);
@@ -186,7 +188,7 @@ uint64_t dc_emit_estimate(const dc_net *net, const unsigned char *loops, int upd
         char ix[16];
         dc_buf u = {0};
         u.limit = 1 << 16;
-        dc_buf_printf(&u, "    z[%zu] = p[%zu];\n    g[%zu] += d[%zu];\n    out[%zu] = a%d[%zu];\n", k, np, np, k,
+        dc_buf_printf(&u, "    z[%zu] = p[%zu];\n    g[%zu] += d[%zu];\n    p[%zu] -= scale * d[%zu];\n    out[%zu] = a%d[%zu];\n", k, np, np, k, np, k,
                       k, l, k);
         if (a->act[l] == DCR_ACT_SOFTMAX)
             dc_buf_printf(&u, "    if (z[%zu] > m) m = z[%zu];\n    a[%zu] = %s(z[%zu] - m);\n    s += a[%zu];\n"

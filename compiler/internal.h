@@ -128,6 +128,7 @@ int dc_batch_fits(const dc_net *n);
 void dc_emit_batch_driver(dc_buf *b, const dc_emit_ctx *c);
 
 /* ---- emit_net.c: the network's functions around the layers' --------------- */
+#define DC_SGD_UNROLL_MAX 4096 /* weights of an unrolled layer whose fused SGD step is written out */
 void dc_emit_net(dc_buf *b, const dc_emit_ctx *c);
 
 /* An upper bound of the source's size with the plan's choices, to refuse

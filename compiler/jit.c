@@ -88,6 +88,7 @@ typedef struct {
     double (*batch_grad)(void *grad, const void *params, const void *X, const void *Y, int n);
     void (*update)(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
     double (*loss_grad_trace)(void *grad, const void *params, const void *x, const void *y, double *delta_abs);
+    double (*sgd_step)(void *params, const void *x, const void *y, double lr);
 } gen_fns;
 
 static void eng_forward(void *self, void *out, const void *params, const void *x)
@@ -114,6 +115,11 @@ static double eng_loss_grad_trace(void *self, void *grad, const void *params, co
                                   double *delta_abs)
 {
     return ((gen_fns *)self)->loss_grad_trace(grad, params, x, y, delta_abs);
+}
+
+static double eng_sgd_step(void *self, void *params, const void *x, const void *y, double lr)
+{
+    return ((gen_fns *)self)->sgd_step(params, x, y, lr);
 }
 
 static void *lookup(dc_jit *j, const char *prefix, const char *suffix, dcr_error *err)
@@ -159,6 +165,15 @@ int dc_jit_engine(dcr_engine *out, dc_jit *j, const dc_net *net, dcr_error *err)
     }
     g->loss_grad_trace = (double (*)(void *, const void *, const void *, const void *, double *))tr;
     out->loss_grad_trace = eng_loss_grad_trace;
+    /* the fused per-sample step: every strategy emits it too */
+    void *ss = lookup(j, net->name, "_sgd_step_v", err);
+    if (!ss) {
+        free(g);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    g->sgd_step = (double (*)(void *, const void *, const void *, double))ss;
+    out->sgd_step = eng_sgd_step;
     return 0;
 }
 

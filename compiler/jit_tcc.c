@@ -82,6 +82,7 @@ static int add_host_symbols(TCCState *s)
         {"dck_axpyf", (const void *)dck_axpyf},   {"dck_axpyd", (const void *)dck_axpyd},
         {"dck_sgdf", (const void *)dck_sgdf},     {"dck_sgdd", (const void *)dck_sgdd},
         {"dck_zerof", (const void *)dck_zerof},   {"dck_zerod", (const void *)dck_zerod},
+        {"dck_sgdrowf", (const void *)dck_sgdrowf}, {"dck_sgdrowd", (const void *)dck_sgdrowd},
     };
     for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
         if (tcc_add_symbol(s, kern[i].name, kern[i].addr) < 0)

@@ -49,6 +49,11 @@
         for (int j = 0; j < n; j++)                                                                 \
             d[j] += w[j] * s;                                                                       \
     }                                                                                               \
+    void dck_sgdrow##S(T *p, const T *in, T d, T scale, int n)                                      \
+    {                                                                                               \
+        for (int j = 0; j < n; j++)                                                                 \
+            p[j] -= scale * (d * in[j]);                                                            \
+    }                                                                                               \
     void dck_zero##S(T *p, long n)                                                                  \
     {                                                                                               \
         memset(p, 0, (size_t)n * sizeof *p);                                                        \

@@ -13,6 +13,9 @@ void dck_scaled(double *d, const double *w, double s, int n);
 /* d[j] += w[j] * s */
 void dck_axpyf(float *d, const float *w, float s, int n);
 void dck_axpyd(double *d, const double *w, double s, int n);
+/* p[j] -= scale * (d * in[j]): one row of the fused SGD step */
+void dck_sgdrowf(float *p, const float *in, float d, float scale, int n);
+void dck_sgdrowd(double *p, const double *in, double d, double scale, int n);
 /* p[0..n) = 0 (a loop under libtcc costs several cycles per element) */
 void dck_zerof(float *p, long n);
 void dck_zerod(double *p, long n);

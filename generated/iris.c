@@ -624,6 +624,166 @@ void iris_update(float *p, float *state, const float *g, double lr, double grad_
     p[130] -= scale * g[130];
 }
 
+static void iris_sgd1(float *p, const float *d, const float *in, float scale)
+{
+    p[64] -= scale * d[0];
+    p[0] -= scale * (d[0] * in[0]);
+    p[1] -= scale * (d[0] * in[1]);
+    p[2] -= scale * (d[0] * in[2]);
+    p[3] -= scale * (d[0] * in[3]);
+    p[65] -= scale * d[1];
+    p[4] -= scale * (d[1] * in[0]);
+    p[5] -= scale * (d[1] * in[1]);
+    p[6] -= scale * (d[1] * in[2]);
+    p[7] -= scale * (d[1] * in[3]);
+    p[66] -= scale * d[2];
+    p[8] -= scale * (d[2] * in[0]);
+    p[9] -= scale * (d[2] * in[1]);
+    p[10] -= scale * (d[2] * in[2]);
+    p[11] -= scale * (d[2] * in[3]);
+    p[67] -= scale * d[3];
+    p[12] -= scale * (d[3] * in[0]);
+    p[13] -= scale * (d[3] * in[1]);
+    p[14] -= scale * (d[3] * in[2]);
+    p[15] -= scale * (d[3] * in[3]);
+    p[68] -= scale * d[4];
+    p[16] -= scale * (d[4] * in[0]);
+    p[17] -= scale * (d[4] * in[1]);
+    p[18] -= scale * (d[4] * in[2]);
+    p[19] -= scale * (d[4] * in[3]);
+    p[69] -= scale * d[5];
+    p[20] -= scale * (d[5] * in[0]);
+    p[21] -= scale * (d[5] * in[1]);
+    p[22] -= scale * (d[5] * in[2]);
+    p[23] -= scale * (d[5] * in[3]);
+    p[70] -= scale * d[6];
+    p[24] -= scale * (d[6] * in[0]);
+    p[25] -= scale * (d[6] * in[1]);
+    p[26] -= scale * (d[6] * in[2]);
+    p[27] -= scale * (d[6] * in[3]);
+    p[71] -= scale * d[7];
+    p[28] -= scale * (d[7] * in[0]);
+    p[29] -= scale * (d[7] * in[1]);
+    p[30] -= scale * (d[7] * in[2]);
+    p[31] -= scale * (d[7] * in[3]);
+    p[72] -= scale * d[8];
+    p[32] -= scale * (d[8] * in[0]);
+    p[33] -= scale * (d[8] * in[1]);
+    p[34] -= scale * (d[8] * in[2]);
+    p[35] -= scale * (d[8] * in[3]);
+    p[73] -= scale * d[9];
+    p[36] -= scale * (d[9] * in[0]);
+    p[37] -= scale * (d[9] * in[1]);
+    p[38] -= scale * (d[9] * in[2]);
+    p[39] -= scale * (d[9] * in[3]);
+    p[74] -= scale * d[10];
+    p[40] -= scale * (d[10] * in[0]);
+    p[41] -= scale * (d[10] * in[1]);
+    p[42] -= scale * (d[10] * in[2]);
+    p[43] -= scale * (d[10] * in[3]);
+    p[75] -= scale * d[11];
+    p[44] -= scale * (d[11] * in[0]);
+    p[45] -= scale * (d[11] * in[1]);
+    p[46] -= scale * (d[11] * in[2]);
+    p[47] -= scale * (d[11] * in[3]);
+    p[76] -= scale * d[12];
+    p[48] -= scale * (d[12] * in[0]);
+    p[49] -= scale * (d[12] * in[1]);
+    p[50] -= scale * (d[12] * in[2]);
+    p[51] -= scale * (d[12] * in[3]);
+    p[77] -= scale * d[13];
+    p[52] -= scale * (d[13] * in[0]);
+    p[53] -= scale * (d[13] * in[1]);
+    p[54] -= scale * (d[13] * in[2]);
+    p[55] -= scale * (d[13] * in[3]);
+    p[78] -= scale * d[14];
+    p[56] -= scale * (d[14] * in[0]);
+    p[57] -= scale * (d[14] * in[1]);
+    p[58] -= scale * (d[14] * in[2]);
+    p[59] -= scale * (d[14] * in[3]);
+    p[79] -= scale * d[15];
+    p[60] -= scale * (d[15] * in[0]);
+    p[61] -= scale * (d[15] * in[1]);
+    p[62] -= scale * (d[15] * in[2]);
+    p[63] -= scale * (d[15] * in[3]);
+}
+
+static void iris_sgd2(float *p, const float *d, const float *in, float scale)
+{
+    p[128] -= scale * d[0];
+    p[80] -= scale * (d[0] * in[0]);
+    p[81] -= scale * (d[0] * in[1]);
+    p[82] -= scale * (d[0] * in[2]);
+    p[83] -= scale * (d[0] * in[3]);
+    p[84] -= scale * (d[0] * in[4]);
+    p[85] -= scale * (d[0] * in[5]);
+    p[86] -= scale * (d[0] * in[6]);
+    p[87] -= scale * (d[0] * in[7]);
+    p[88] -= scale * (d[0] * in[8]);
+    p[89] -= scale * (d[0] * in[9]);
+    p[90] -= scale * (d[0] * in[10]);
+    p[91] -= scale * (d[0] * in[11]);
+    p[92] -= scale * (d[0] * in[12]);
+    p[93] -= scale * (d[0] * in[13]);
+    p[94] -= scale * (d[0] * in[14]);
+    p[95] -= scale * (d[0] * in[15]);
+    p[129] -= scale * d[1];
+    p[96] -= scale * (d[1] * in[0]);
+    p[97] -= scale * (d[1] * in[1]);
+    p[98] -= scale * (d[1] * in[2]);
+    p[99] -= scale * (d[1] * in[3]);
+    p[100] -= scale * (d[1] * in[4]);
+    p[101] -= scale * (d[1] * in[5]);
+    p[102] -= scale * (d[1] * in[6]);
+    p[103] -= scale * (d[1] * in[7]);
+    p[104] -= scale * (d[1] * in[8]);
+    p[105] -= scale * (d[1] * in[9]);
+    p[106] -= scale * (d[1] * in[10]);
+    p[107] -= scale * (d[1] * in[11]);
+    p[108] -= scale * (d[1] * in[12]);
+    p[109] -= scale * (d[1] * in[13]);
+    p[110] -= scale * (d[1] * in[14]);
+    p[111] -= scale * (d[1] * in[15]);
+    p[130] -= scale * d[2];
+    p[112] -= scale * (d[2] * in[0]);
+    p[113] -= scale * (d[2] * in[1]);
+    p[114] -= scale * (d[2] * in[2]);
+    p[115] -= scale * (d[2] * in[3]);
+    p[116] -= scale * (d[2] * in[4]);
+    p[117] -= scale * (d[2] * in[5]);
+    p[118] -= scale * (d[2] * in[6]);
+    p[119] -= scale * (d[2] * in[7]);
+    p[120] -= scale * (d[2] * in[8]);
+    p[121] -= scale * (d[2] * in[9]);
+    p[122] -= scale * (d[2] * in[10]);
+    p[123] -= scale * (d[2] * in[11]);
+    p[124] -= scale * (d[2] * in[12]);
+    p[125] -= scale * (d[2] * in[13]);
+    p[126] -= scale * (d[2] * in[14]);
+    p[127] -= scale * (d[2] * in[15]);
+}
+
+/* one plain-SGD step on one sample: p -= lr * dE/dp, fused; returns E */
+double iris_sgd_step(float *p, const float *x, const float *y, double lr)
+{
+    float z1[16], a1[16], d1[16];
+    float z2[3], a2[3], d2[3];
+    float st[2];
+    float loss, scale = (float)lr;
+    iris_fwd1(z1, a1, p, x);
+    iris_fwd2(z2, a2, st, p, a1);
+    loss = iris_out(d2, z2, a2, st, y);
+    iris_bwd1(d1, z1, a1, p, d2);
+    iris_sgd1(p, d1, x, scale);
+    iris_sgd2(p, d2, a1, scale);
+    return loss;
+}
+
+double iris_sgd_step_v(void *p, const void *x, const void *y, double lr)
+{
+    return iris_sgd_step((float *)p, (const float *)x, (const float *)y, lr);
+}
+
 /* grad = the sum of the per-sample gradients over n samples (rows of X
  * and Y); returns the mean loss. */
 double iris_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n)

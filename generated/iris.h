@@ -34,6 +34,9 @@ double iris_loss_grad_v(void *grad, const void *params, const void *x, const voi
 double iris_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);
 void iris_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
 
+/* one plain-SGD step on one sample, fused: params -= lr * dE/dparams; returns E */
+double iris_sgd_step(float *params, const float *x, const float *y, double lr);
+double iris_sgd_step_v(void *params, const void *x, const void *y, double lr);
 /* loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..L (--trace-deltas) */
 float iris_loss_grad_trace(float *grad, const float *params, const float *x, const float *y, double *delta_abs);
 double iris_loss_grad_trace_v(void *grad, const void *params, const void *x, const void *y,

@@ -219,6 +219,13 @@ typedef struct {
      * into delta_abs[l] for l = 1..L (--trace-deltas) */
     double (*loss_grad_trace)(void *self, void *grad, const void *params, const void *x,
                               const void *y, double *delta_abs);
+    /* optional (NULL when absent): one plain-SGD step on one sample,
+     * params -= (T)lr * dE/dparams, fused (no gradient buffer, one pass);
+     * returns E. Equal to batch_grad on that sample and update with
+     * grad_scale 1, except that a parameter of exactly -0 may come out +0.
+     * dcr_train uses it for batches of one sample with plain SGD, no
+     * clipping and no delta trace. */
+    double (*sgd_step)(void *self, void *params, const void *x, const void *y, double lr);
 } dcr_engine;
 /* Canonical arithmetic (both engines, same order, so float64 results agree
  * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
@@ -4290,6 +4297,10 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         }
     }
     int trace = o->trace_deltas != 0;
+    /* batches of one sample with plain SGD, no clipping and no trace take
+     * the engine's fused step when it has one */
+    int fused_ok = e->sgd_step && !trace && o->opt.type == DCR_OPT_SGD && !(o->opt.momentum > 0) &&
+                   !(o->opt.weight_decay > 0) && !(o->opt.clip_norm > 0);
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
         /* Reset before shuffling, so epoch k's order depends on the seed and
@@ -4310,7 +4321,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             }
             batch++;
             double loss;
-            if (trace) {
+            int fused = fused_ok && m == 1;
+            if (fused) {
+                /* one sample, plain SGD, no clipping, no trace: the engine's
+                 * fused step (dcr_engine.sgd_step); there is no gradient, so
+                 * the checks below look at the parameters */
+                st->step++;
+                lr = dcr_optim_lr(&o->opt, o->lr, ep - 1, ep - (uint64_t)run + (uint64_t)o->epochs, st->step);
+                loss = e->sgd_step(e->self, params, Xb, Yb, lr);
+            } else if (trace) {
                 /* batch_grad's canonical arithmetic, one traced sample at a time */
                 double ls = 0;
                 memset(grad, 0, gbytes);
@@ -4342,6 +4361,21 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 }
                 goto done;
             }
+            if (fused) {
+                int k;
+                double v;
+                int l = first_bad_layer(a, params, &k, &v);
+                if (l) {
+                    dcr_fail(err, DCR_ERR_TRAIN, "epoch %llu, batch %zu: the parameters of layer %d (%c%d) are %s; "
+                             "lower the learning rate", (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
+                             isnan(v) ? "NaN" : "infinite");
+                    goto done;
+                }
+                sum += loss;
+                if (on_batch)
+                    on_batch(user, ep, s + m, n);
+                goto batch_done;
+            }
             if (check_grad(a, grad, ep, batch, err))
                 goto done;
             /* the schedule over this run's epochs (those before it included),
@@ -4355,6 +4389,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             sum += loss * (double)m;
             if (on_batch)
                 on_batch(user, ep, s + m, n);
+        batch_done:
             if (train_stop_flag && s + m < n) {
                 st->rng = rng0;
                 dcr_fail(err, DCR_ERR_INTERRUPTED,
@@ -6412,6 +6447,363 @@ void sine_update(float *p, float *state, const float *g, double lr, double grad_
     p[320] -= scale * g[320];
 }
 
+static void sine_sgd1(float *p, const float *d, const float *in, float scale)
+{
+    p[16] -= scale * d[0];
+    p[0] -= scale * (d[0] * in[0]);
+    p[17] -= scale * d[1];
+    p[1] -= scale * (d[1] * in[0]);
+    p[18] -= scale * d[2];
+    p[2] -= scale * (d[2] * in[0]);
+    p[19] -= scale * d[3];
+    p[3] -= scale * (d[3] * in[0]);
+    p[20] -= scale * d[4];
+    p[4] -= scale * (d[4] * in[0]);
+    p[21] -= scale * d[5];
+    p[5] -= scale * (d[5] * in[0]);
+    p[22] -= scale * d[6];
+    p[6] -= scale * (d[6] * in[0]);
+    p[23] -= scale * d[7];
+    p[7] -= scale * (d[7] * in[0]);
+    p[24] -= scale * d[8];
+    p[8] -= scale * (d[8] * in[0]);
+    p[25] -= scale * d[9];
+    p[9] -= scale * (d[9] * in[0]);
+    p[26] -= scale * d[10];
+    p[10] -= scale * (d[10] * in[0]);
+    p[27] -= scale * d[11];
+    p[11] -= scale * (d[11] * in[0]);
+    p[28] -= scale * d[12];
+    p[12] -= scale * (d[12] * in[0]);
+    p[29] -= scale * d[13];
+    p[13] -= scale * (d[13] * in[0]);
+    p[30] -= scale * d[14];
+    p[14] -= scale * (d[14] * in[0]);
+    p[31] -= scale * d[15];
+    p[15] -= scale * (d[15] * in[0]);
+}
+
+static void sine_sgd2(float *p, const float *d, const float *in, float scale)
+{
+    p[288] -= scale * d[0];
+    p[32] -= scale * (d[0] * in[0]);
+    p[33] -= scale * (d[0] * in[1]);
+    p[34] -= scale * (d[0] * in[2]);
+    p[35] -= scale * (d[0] * in[3]);
+    p[36] -= scale * (d[0] * in[4]);
+    p[37] -= scale * (d[0] * in[5]);
+    p[38] -= scale * (d[0] * in[6]);
+    p[39] -= scale * (d[0] * in[7]);
+    p[40] -= scale * (d[0] * in[8]);
+    p[41] -= scale * (d[0] * in[9]);
+    p[42] -= scale * (d[0] * in[10]);
+    p[43] -= scale * (d[0] * in[11]);
+    p[44] -= scale * (d[0] * in[12]);
+    p[45] -= scale * (d[0] * in[13]);
+    p[46] -= scale * (d[0] * in[14]);
+    p[47] -= scale * (d[0] * in[15]);
+    p[289] -= scale * d[1];
+    p[48] -= scale * (d[1] * in[0]);
+    p[49] -= scale * (d[1] * in[1]);
+    p[50] -= scale * (d[1] * in[2]);
+    p[51] -= scale * (d[1] * in[3]);
+    p[52] -= scale * (d[1] * in[4]);
+    p[53] -= scale * (d[1] * in[5]);
+    p[54] -= scale * (d[1] * in[6]);
+    p[55] -= scale * (d[1] * in[7]);
+    p[56] -= scale * (d[1] * in[8]);
+    p[57] -= scale * (d[1] * in[9]);
+    p[58] -= scale * (d[1] * in[10]);
+    p[59] -= scale * (d[1] * in[11]);
+    p[60] -= scale * (d[1] * in[12]);
+    p[61] -= scale * (d[1] * in[13]);
+    p[62] -= scale * (d[1] * in[14]);
+    p[63] -= scale * (d[1] * in[15]);
+    p[290] -= scale * d[2];
+    p[64] -= scale * (d[2] * in[0]);
+    p[65] -= scale * (d[2] * in[1]);
+    p[66] -= scale * (d[2] * in[2]);
+    p[67] -= scale * (d[2] * in[3]);
+    p[68] -= scale * (d[2] * in[4]);
+    p[69] -= scale * (d[2] * in[5]);
+    p[70] -= scale * (d[2] * in[6]);
+    p[71] -= scale * (d[2] * in[7]);
+    p[72] -= scale * (d[2] * in[8]);
+    p[73] -= scale * (d[2] * in[9]);
+    p[74] -= scale * (d[2] * in[10]);
+    p[75] -= scale * (d[2] * in[11]);
+    p[76] -= scale * (d[2] * in[12]);
+    p[77] -= scale * (d[2] * in[13]);
+    p[78] -= scale * (d[2] * in[14]);
+    p[79] -= scale * (d[2] * in[15]);
+    p[291] -= scale * d[3];
+    p[80] -= scale * (d[3] * in[0]);
+    p[81] -= scale * (d[3] * in[1]);
+    p[82] -= scale * (d[3] * in[2]);
+    p[83] -= scale * (d[3] * in[3]);
+    p[84] -= scale * (d[3] * in[4]);
+    p[85] -= scale * (d[3] * in[5]);
+    p[86] -= scale * (d[3] * in[6]);
+    p[87] -= scale * (d[3] * in[7]);
+    p[88] -= scale * (d[3] * in[8]);
+    p[89] -= scale * (d[3] * in[9]);
+    p[90] -= scale * (d[3] * in[10]);
+    p[91] -= scale * (d[3] * in[11]);
+    p[92] -= scale * (d[3] * in[12]);
+    p[93] -= scale * (d[3] * in[13]);
+    p[94] -= scale * (d[3] * in[14]);
+    p[95] -= scale * (d[3] * in[15]);
+    p[292] -= scale * d[4];
+    p[96] -= scale * (d[4] * in[0]);
+    p[97] -= scale * (d[4] * in[1]);
+    p[98] -= scale * (d[4] * in[2]);
+    p[99] -= scale * (d[4] * in[3]);
+    p[100] -= scale * (d[4] * in[4]);
+    p[101] -= scale * (d[4] * in[5]);
+    p[102] -= scale * (d[4] * in[6]);
+    p[103] -= scale * (d[4] * in[7]);
+    p[104] -= scale * (d[4] * in[8]);
+    p[105] -= scale * (d[4] * in[9]);
+    p[106] -= scale * (d[4] * in[10]);
+    p[107] -= scale * (d[4] * in[11]);
+    p[108] -= scale * (d[4] * in[12]);
+    p[109] -= scale * (d[4] * in[13]);
+    p[110] -= scale * (d[4] * in[14]);
+    p[111] -= scale * (d[4] * in[15]);
+    p[293] -= scale * d[5];
+    p[112] -= scale * (d[5] * in[0]);
+    p[113] -= scale * (d[5] * in[1]);
+    p[114] -= scale * (d[5] * in[2]);
+    p[115] -= scale * (d[5] * in[3]);
+    p[116] -= scale * (d[5] * in[4]);
+    p[117] -= scale * (d[5] * in[5]);
+    p[118] -= scale * (d[5] * in[6]);
+    p[119] -= scale * (d[5] * in[7]);
+    p[120] -= scale * (d[5] * in[8]);
+    p[121] -= scale * (d[5] * in[9]);
+    p[122] -= scale * (d[5] * in[10]);
+    p[123] -= scale * (d[5] * in[11]);
+    p[124] -= scale * (d[5] * in[12]);
+    p[125] -= scale * (d[5] * in[13]);
+    p[126] -= scale * (d[5] * in[14]);
+    p[127] -= scale * (d[5] * in[15]);
+    p[294] -= scale * d[6];
+    p[128] -= scale * (d[6] * in[0]);
+    p[129] -= scale * (d[6] * in[1]);
+    p[130] -= scale * (d[6] * in[2]);
+    p[131] -= scale * (d[6] * in[3]);
+    p[132] -= scale * (d[6] * in[4]);
+    p[133] -= scale * (d[6] * in[5]);
+    p[134] -= scale * (d[6] * in[6]);
+    p[135] -= scale * (d[6] * in[7]);
+    p[136] -= scale * (d[6] * in[8]);
+    p[137] -= scale * (d[6] * in[9]);
+    p[138] -= scale * (d[6] * in[10]);
+    p[139] -= scale * (d[6] * in[11]);
+    p[140] -= scale * (d[6] * in[12]);
+    p[141] -= scale * (d[6] * in[13]);
+    p[142] -= scale * (d[6] * in[14]);
+    p[143] -= scale * (d[6] * in[15]);
+    p[295] -= scale * d[7];
+    p[144] -= scale * (d[7] * in[0]);
+    p[145] -= scale * (d[7] * in[1]);
+    p[146] -= scale * (d[7] * in[2]);
+    p[147] -= scale * (d[7] * in[3]);
+    p[148] -= scale * (d[7] * in[4]);
+    p[149] -= scale * (d[7] * in[5]);
+    p[150] -= scale * (d[7] * in[6]);
+    p[151] -= scale * (d[7] * in[7]);
+    p[152] -= scale * (d[7] * in[8]);
+    p[153] -= scale * (d[7] * in[9]);
+    p[154] -= scale * (d[7] * in[10]);
+    p[155] -= scale * (d[7] * in[11]);
+    p[156] -= scale * (d[7] * in[12]);
+    p[157] -= scale * (d[7] * in[13]);
+    p[158] -= scale * (d[7] * in[14]);
+    p[159] -= scale * (d[7] * in[15]);
+    p[296] -= scale * d[8];
+    p[160] -= scale * (d[8] * in[0]);
+    p[161] -= scale * (d[8] * in[1]);
+    p[162] -= scale * (d[8] * in[2]);
+    p[163] -= scale * (d[8] * in[3]);
+    p[164] -= scale * (d[8] * in[4]);
+    p[165] -= scale * (d[8] * in[5]);
+    p[166] -= scale * (d[8] * in[6]);
+    p[167] -= scale * (d[8] * in[7]);
+    p[168] -= scale * (d[8] * in[8]);
+    p[169] -= scale * (d[8] * in[9]);
+    p[170] -= scale * (d[8] * in[10]);
+    p[171] -= scale * (d[8] * in[11]);
+    p[172] -= scale * (d[8] * in[12]);
+    p[173] -= scale * (d[8] * in[13]);
+    p[174] -= scale * (d[8] * in[14]);
+    p[175] -= scale * (d[8] * in[15]);
+    p[297] -= scale * d[9];
+    p[176] -= scale * (d[9] * in[0]);
+    p[177] -= scale * (d[9] * in[1]);
+    p[178] -= scale * (d[9] * in[2]);
+    p[179] -= scale * (d[9] * in[3]);
+    p[180] -= scale * (d[9] * in[4]);
+    p[181] -= scale * (d[9] * in[5]);
+    p[182] -= scale * (d[9] * in[6]);
+    p[183] -= scale * (d[9] * in[7]);
+    p[184] -= scale * (d[9] * in[8]);
+    p[185] -= scale * (d[9] * in[9]);
+    p[186] -= scale * (d[9] * in[10]);
+    p[187] -= scale * (d[9] * in[11]);
+    p[188] -= scale * (d[9] * in[12]);
+    p[189] -= scale * (d[9] * in[13]);
+    p[190] -= scale * (d[9] * in[14]);
+    p[191] -= scale * (d[9] * in[15]);
+    p[298] -= scale * d[10];
+    p[192] -= scale * (d[10] * in[0]);
+    p[193] -= scale * (d[10] * in[1]);
+    p[194] -= scale * (d[10] * in[2]);
+    p[195] -= scale * (d[10] * in[3]);
+    p[196] -= scale * (d[10] * in[4]);
+    p[197] -= scale * (d[10] * in[5]);
+    p[198] -= scale * (d[10] * in[6]);
+    p[199] -= scale * (d[10] * in[7]);
+    p[200] -= scale * (d[10] * in[8]);
+    p[201] -= scale * (d[10] * in[9]);
+    p[202] -= scale * (d[10] * in[10]);
+    p[203] -= scale * (d[10] * in[11]);
+    p[204] -= scale * (d[10] * in[12]);
+    p[205] -= scale * (d[10] * in[13]);
+    p[206] -= scale * (d[10] * in[14]);
+    p[207] -= scale * (d[10] * in[15]);
+    p[299] -= scale * d[11];
+    p[208] -= scale * (d[11] * in[0]);
+    p[209] -= scale * (d[11] * in[1]);
+    p[210] -= scale * (d[11] * in[2]);
+    p[211] -= scale * (d[11] * in[3]);
+    p[212] -= scale * (d[11] * in[4]);
+    p[213] -= scale * (d[11] * in[5]);
+    p[214] -= scale * (d[11] * in[6]);
+    p[215] -= scale * (d[11] * in[7]);
+    p[216] -= scale * (d[11] * in[8]);
+    p[217] -= scale * (d[11] * in[9]);
+    p[218] -= scale * (d[11] * in[10]);
+    p[219] -= scale * (d[11] * in[11]);
+    p[220] -= scale * (d[11] * in[12]);
+    p[221] -= scale * (d[11] * in[13]);
+    p[222] -= scale * (d[11] * in[14]);
+    p[223] -= scale * (d[11] * in[15]);
+    p[300] -= scale * d[12];
+    p[224] -= scale * (d[12] * in[0]);
+    p[225] -= scale * (d[12] * in[1]);
+    p[226] -= scale * (d[12] * in[2]);
+    p[227] -= scale * (d[12] * in[3]);
+    p[228] -= scale * (d[12] * in[4]);
+    p[229] -= scale * (d[12] * in[5]);
+    p[230] -= scale * (d[12] * in[6]);
+    p[231] -= scale * (d[12] * in[7]);
+    p[232] -= scale * (d[12] * in[8]);
+    p[233] -= scale * (d[12] * in[9]);
+    p[234] -= scale * (d[12] * in[10]);
+    p[235] -= scale * (d[12] * in[11]);
+    p[236] -= scale * (d[12] * in[12]);
+    p[237] -= scale * (d[12] * in[13]);
+    p[238] -= scale * (d[12] * in[14]);
+    p[239] -= scale * (d[12] * in[15]);
+    p[301] -= scale * d[13];
+    p[240] -= scale * (d[13] * in[0]);
+    p[241] -= scale * (d[13] * in[1]);
+    p[242] -= scale * (d[13] * in[2]);
+    p[243] -= scale * (d[13] * in[3]);
+    p[244] -= scale * (d[13] * in[4]);
+    p[245] -= scale * (d[13] * in[5]);
+    p[246] -= scale * (d[13] * in[6]);
+    p[247] -= scale * (d[13] * in[7]);
+    p[248] -= scale * (d[13] * in[8]);
+    p[249] -= scale * (d[13] * in[9]);
+    p[250] -= scale * (d[13] * in[10]);
+    p[251] -= scale * (d[13] * in[11]);
+    p[252] -= scale * (d[13] * in[12]);
+    p[253] -= scale * (d[13] * in[13]);
+    p[254] -= scale * (d[13] * in[14]);
+    p[255] -= scale * (d[13] * in[15]);
+    p[302] -= scale * d[14];
+    p[256] -= scale * (d[14] * in[0]);
+    p[257] -= scale * (d[14] * in[1]);
+    p[258] -= scale * (d[14] * in[2]);
+    p[259] -= scale * (d[14] * in[3]);
+    p[260] -= scale * (d[14] * in[4]);
+    p[261] -= scale * (d[14] * in[5]);
+    p[262] -= scale * (d[14] * in[6]);
+    p[263] -= scale * (d[14] * in[7]);
+    p[264] -= scale * (d[14] * in[8]);
+    p[265] -= scale * (d[14] * in[9]);
+    p[266] -= scale * (d[14] * in[10]);
+    p[267] -= scale * (d[14] * in[11]);
+    p[268] -= scale * (d[14] * in[12]);
+    p[269] -= scale * (d[14] * in[13]);
+    p[270] -= scale * (d[14] * in[14]);
+    p[271] -= scale * (d[14] * in[15]);
+    p[303] -= scale * d[15];
+    p[272] -= scale * (d[15] * in[0]);
+    p[273] -= scale * (d[15] * in[1]);
+    p[274] -= scale * (d[15] * in[2]);
+    p[275] -= scale * (d[15] * in[3]);
+    p[276] -= scale * (d[15] * in[4]);
+    p[277] -= scale * (d[15] * in[5]);
+    p[278] -= scale * (d[15] * in[6]);
+    p[279] -= scale * (d[15] * in[7]);
+    p[280] -= scale * (d[15] * in[8]);
+    p[281] -= scale * (d[15] * in[9]);
+    p[282] -= scale * (d[15] * in[10]);
+    p[283] -= scale * (d[15] * in[11]);
+    p[284] -= scale * (d[15] * in[12]);
+    p[285] -= scale * (d[15] * in[13]);
+    p[286] -= scale * (d[15] * in[14]);
+    p[287] -= scale * (d[15] * in[15]);
+}
+
+static void sine_sgd3(float *p, const float *d, const float *in, float scale)
+{
+    p[320] -= scale * d[0];
+    p[304] -= scale * (d[0] * in[0]);
+    p[305] -= scale * (d[0] * in[1]);
+    p[306] -= scale * (d[0] * in[2]);
+    p[307] -= scale * (d[0] * in[3]);
+    p[308] -= scale * (d[0] * in[4]);
+    p[309] -= scale * (d[0] * in[5]);
+    p[310] -= scale * (d[0] * in[6]);
+    p[311] -= scale * (d[0] * in[7]);
+    p[312] -= scale * (d[0] * in[8]);
+    p[313] -= scale * (d[0] * in[9]);
+    p[314] -= scale * (d[0] * in[10]);
+    p[315] -= scale * (d[0] * in[11]);
+    p[316] -= scale * (d[0] * in[12]);
+    p[317] -= scale * (d[0] * in[13]);
+    p[318] -= scale * (d[0] * in[14]);
+    p[319] -= scale * (d[0] * in[15]);
+}
+
+/* one plain-SGD step on one sample: p -= lr * dE/dp, fused; returns E */
+double sine_sgd_step(float *p, const float *x, const float *y, double lr)
+{
+    float z1[16], a1[16], d1[16];
+    float z2[16], a2[16], d2[16];
+    float z3[1], a3[1], d3[1];
+    float loss, scale = (float)lr;
+    sine_fwd1(z1, a1, p, x);
+    sine_fwd2(z2, a2, p, a1);
+    sine_fwd3(z3, a3, p, a2);
+    loss = sine_out(d3, z3, a3, y);
+    sine_bwd2(d2, z2, a2, p, d3);
+    sine_bwd1(d1, z1, a1, p, d2);
+    sine_sgd1(p, d1, x, scale);
+    sine_sgd2(p, d2, a1, scale);
+    sine_sgd3(p, d3, a2, scale);
+    return loss;
+}
+
+double sine_sgd_step_v(void *p, const void *x, const void *y, double lr)
+{
+    return sine_sgd_step((float *)p, (const float *)x, (const float *)y, lr);
+}
+
 /* grad = the sum of the per-sample gradients over n samples (rows of X
  * and Y); returns the mean loss. */
 double sine_batch_grad(float *grad, const float *params, const float *X, const float *Y, int n)
@@ -6480,6 +6872,12 @@ static double sine_eng_loss_grad_trace(void *self, void *grad, const void *param
     return sine_loss_grad_trace_v(grad, params, x, y, delta_abs);
 }
 
+static double sine_eng_sgd_step(void *self, void *params, const void *x, const void *y, double lr)
+{
+    (void)self;
+    return sine_sgd_step_v(params, x, y, lr);
+}
+
 int main(int argc, char **argv)
 {
     static const dcr_job job = {
@@ -6503,6 +6901,7 @@ int main(int argc, char **argv)
     e.batch_grad = sine_eng_batch_grad;
     e.update = sine_eng_update;
     e.loss_grad_trace = sine_eng_loss_grad_trace;
+    e.sgd_step = sine_eng_sgd_step;
     e.n_state = sine_N_STATE;
     return dcr_trainer_main(argc, argv, "sine", &job, &e);
 }

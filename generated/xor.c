@@ -179,6 +179,51 @@ void xor_update(double *p, double *state, const double *g, double lr, double gra
     p[16] -= scale * g[16];
 }
 
+static void xor_sgd1(double *p, const double *d, const double *in, double scale)
+{
+    p[8] -= scale * d[0];
+    p[0] -= scale * (d[0] * in[0]);
+    p[1] -= scale * (d[0] * in[1]);
+    p[9] -= scale * d[1];
+    p[2] -= scale * (d[1] * in[0]);
+    p[3] -= scale * (d[1] * in[1]);
+    p[10] -= scale * d[2];
+    p[4] -= scale * (d[2] * in[0]);
+    p[5] -= scale * (d[2] * in[1]);
+    p[11] -= scale * d[3];
+    p[6] -= scale * (d[3] * in[0]);
+    p[7] -= scale * (d[3] * in[1]);
+}
+
+static void xor_sgd2(double *p, const double *d, const double *in, double scale)
+{
+    p[16] -= scale * d[0];
+    p[12] -= scale * (d[0] * in[0]);
+    p[13] -= scale * (d[0] * in[1]);
+    p[14] -= scale * (d[0] * in[2]);
+    p[15] -= scale * (d[0] * in[3]);
+}
+
+/* one plain-SGD step on one sample: p -= lr * dE/dp, fused; returns E */
+double xor_sgd_step(double *p, const double *x, const double *y, double lr)
+{
+    double z1[4], a1[4], d1[4];
+    double z2[1], a2[1], d2[1];
+    double loss, scale = (double)lr;
+    xor_fwd1(z1, a1, p, x);
+    xor_fwd2(z2, a2, p, a1);
+    loss = xor_out(d2, z2, a2, y);
+    xor_bwd1(d1, z1, a1, p, d2);
+    xor_sgd1(p, d1, x, scale);
+    xor_sgd2(p, d2, a1, scale);
+    return loss;
+}
+
+double xor_sgd_step_v(void *p, const void *x, const void *y, double lr)
+{
+    return xor_sgd_step((double *)p, (const double *)x, (const double *)y, lr);
+}
+
 /* grad = the sum of the per-sample gradients over n samples (rows of X
  * and Y); returns the mean loss. */
 double xor_batch_grad(double *grad, const double *params, const double *X, const double *Y, int n)

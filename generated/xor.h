@@ -34,6 +34,9 @@ double xor_loss_grad_v(void *grad, const void *params, const void *x, const void
 double xor_batch_grad_v(void *grad, const void *params, const void *X, const void *Y, int n);
 void xor_update_v(void *params, void *state, const void *grad, double lr, double grad_scale, double t);
 
+/* one plain-SGD step on one sample, fused: params -= lr * dE/dparams; returns E */
+double xor_sgd_step(double *params, const double *x, const double *y, double lr);
+double xor_sgd_step_v(void *params, const void *x, const void *y, double lr);
 /* loss_grad that also adds sum_k |delta(l)[k]| into delta_abs[l], l = 1..L (--trace-deltas) */
 double xor_loss_grad_trace(double *grad, const double *params, const double *x, const double *y, double *delta_abs);
 double xor_loss_grad_trace_v(void *grad, const void *params, const void *x, const void *y,

@@ -219,6 +219,13 @@ typedef struct {
      * into delta_abs[l] for l = 1..L (--trace-deltas) */
     double (*loss_grad_trace)(void *self, void *grad, const void *params, const void *x,
                               const void *y, double *delta_abs);
+    /* optional (NULL when absent): one plain-SGD step on one sample,
+     * params -= (T)lr * dE/dparams, fused (no gradient buffer, one pass);
+     * returns E. Equal to batch_grad on that sample and update with
+     * grad_scale 1, except that a parameter of exactly -0 may come out +0.
+     * dcr_train uses it for batches of one sample with plain SGD, no
+     * clipping and no delta trace. */
+    double (*sgd_step)(void *self, void *params, const void *x, const void *y, double lr);
 } dcr_engine;
 /* Canonical arithmetic (both engines, same order, so float64 results agree
  * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in
@@ -4290,6 +4297,10 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         }
     }
     int trace = o->trace_deltas != 0;
+    /* batches of one sample with plain SGD, no clipping and no trace take
+     * the engine's fused step when it has one */
+    int fused_ok = e->sgd_step && !trace && o->opt.type == DCR_OPT_SGD && !(o->opt.momentum > 0) &&
+                   !(o->opt.weight_decay > 0) && !(o->opt.clip_norm > 0);
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
         /* Reset before shuffling, so epoch k's order depends on the seed and
@@ -4310,7 +4321,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             }
             batch++;
             double loss;
-            if (trace) {
+            int fused = fused_ok && m == 1;
+            if (fused) {
+                /* one sample, plain SGD, no clipping, no trace: the engine's
+                 * fused step (dcr_engine.sgd_step); there is no gradient, so
+                 * the checks below look at the parameters */
+                st->step++;
+                lr = dcr_optim_lr(&o->opt, o->lr, ep - 1, ep - (uint64_t)run + (uint64_t)o->epochs, st->step);
+                loss = e->sgd_step(e->self, params, Xb, Yb, lr);
+            } else if (trace) {
                 /* batch_grad's canonical arithmetic, one traced sample at a time */
                 double ls = 0;
                 memset(grad, 0, gbytes);
@@ -4342,6 +4361,21 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 }
                 goto done;
             }
+            if (fused) {
+                int k;
+                double v;
+                int l = first_bad_layer(a, params, &k, &v);
+                if (l) {
+                    dcr_fail(err, DCR_ERR_TRAIN, "epoch %llu, batch %zu: the parameters of layer %d (%c%d) are %s; "
+                             "lower the learning rate", (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
+                             isnan(v) ? "NaN" : "infinite");
+                    goto done;
+                }
+                sum += loss;
+                if (on_batch)
+                    on_batch(user, ep, s + m, n);
+                goto batch_done;
+            }
             if (check_grad(a, grad, ep, batch, err))
                 goto done;
             /* the schedule over this run's epochs (those before it included),
@@ -4355,6 +4389,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             sum += loss * (double)m;
             if (on_batch)
                 on_batch(user, ep, s + m, n);
+        batch_done:
             if (train_stop_flag && s + m < n) {
                 st->rng = rng0;
                 dcr_fail(err, DCR_ERR_INTERRUPTED,
@@ -5122,6 +5157,51 @@ void xor_update(double *p, double *state, const double *g, double lr, double gra
     p[16] -= scale * g[16];
 }
 
+static void xor_sgd1(double *p, const double *d, const double *in, double scale)
+{
+    p[8] -= scale * d[0];
+    p[0] -= scale * (d[0] * in[0]);
+    p[1] -= scale * (d[0] * in[1]);
+    p[9] -= scale * d[1];
+    p[2] -= scale * (d[1] * in[0]);
+    p[3] -= scale * (d[1] * in[1]);
+    p[10] -= scale * d[2];
+    p[4] -= scale * (d[2] * in[0]);
+    p[5] -= scale * (d[2] * in[1]);
+    p[11] -= scale * d[3];
+    p[6] -= scale * (d[3] * in[0]);
+    p[7] -= scale * (d[3] * in[1]);
+}
+
+static void xor_sgd2(double *p, const double *d, const double *in, double scale)
+{
+    p[16] -= scale * d[0];
+    p[12] -= scale * (d[0] * in[0]);
+    p[13] -= scale * (d[0] * in[1]);
+    p[14] -= scale * (d[0] * in[2]);
+    p[15] -= scale * (d[0] * in[3]);
+}
+
+/* one plain-SGD step on one sample: p -= lr * dE/dp, fused; returns E */
+double xor_sgd_step(double *p, const double *x, const double *y, double lr)
+{
+    double z1[4], a1[4], d1[4];
+    double z2[1], a2[1], d2[1];
+    double loss, scale = (double)lr;
+    xor_fwd1(z1, a1, p, x);
+    xor_fwd2(z2, a2, p, a1);
+    loss = xor_out(d2, z2, a2, y);
+    xor_bwd1(d1, z1, a1, p, d2);
+    xor_sgd1(p, d1, x, scale);
+    xor_sgd2(p, d2, a1, scale);
+    return loss;
+}
+
+double xor_sgd_step_v(void *p, const void *x, const void *y, double lr)
+{
+    return xor_sgd_step((double *)p, (const double *)x, (const double *)y, lr);
+}
+
 /* grad = the sum of the per-sample gradients over n samples (rows of X
  * and Y); returns the mean loss. */
 double xor_batch_grad(double *grad, const double *params, const double *X, const double *Y, int n)
@@ -5190,6 +5270,12 @@ static double xor_eng_loss_grad_trace(void *self, void *grad, const void *params
     return xor_loss_grad_trace_v(grad, params, x, y, delta_abs);
 }
 
+static double xor_eng_sgd_step(void *self, void *params, const void *x, const void *y, double lr)
+{
+    (void)self;
+    return xor_sgd_step_v(params, x, y, lr);
+}
+
 int main(int argc, char **argv)
 {
     static const dcr_job job = {
@@ -5213,6 +5299,7 @@ int main(int argc, char **argv)
     e.batch_grad = xor_eng_batch_grad;
     e.update = xor_eng_update;
     e.loss_grad_trace = xor_eng_loss_grad_trace;
+    e.sgd_step = xor_eng_sgd_step;
     e.n_state = xor_N_STATE;
     return dcr_trainer_main(argc, argv, "xor", &job, &e);
 }

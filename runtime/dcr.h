@@ -200,6 +200,13 @@ typedef struct {
      * into delta_abs[l] for l = 1..L (--trace-deltas) */
     double (*loss_grad_trace)(void *self, void *grad, const void *params, const void *x,
                               const void *y, double *delta_abs);
+    /* optional (NULL when absent): one plain-SGD step on one sample,
+     * params -= (T)lr * dE/dparams, fused (no gradient buffer, one pass);
+     * returns E. Equal to batch_grad on that sample and update with
+     * grad_scale 1, except that a parameter of exactly -0 may come out +0.
+     * dcr_train uses it for batches of one sample with plain SGD, no
+     * clipping and no delta trace. */
+    double (*sgd_step)(void *self, void *params, const void *x, const void *y, double lr);
 } dcr_engine;
 /* Canonical arithmetic (both engines, same order, so float64 results agree
  * bit for bit): batch_grad: grad[i] = 0; loss_grad for each sample in

@@ -374,6 +374,10 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
         }
     }
     int trace = o->trace_deltas != 0;
+    /* batches of one sample with plain SGD, no clipping and no trace take
+     * the engine's fused step when it has one */
+    int fused_ok = e->sgd_step && !trace && o->opt.type == DCR_OPT_SGD && !(o->opt.momentum > 0) &&
+                   !(o->opt.weight_decay > 0) && !(o->opt.clip_norm > 0);
     for (int run = 1; run <= o->epochs; run++) {
         uint64_t ep = st->epoch + 1;
         /* Reset before shuffling, so epoch k's order depends on the seed and
@@ -394,7 +398,15 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             }
             batch++;
             double loss;
-            if (trace) {
+            int fused = fused_ok && m == 1;
+            if (fused) {
+                /* one sample, plain SGD, no clipping, no trace: the engine's
+                 * fused step (dcr_engine.sgd_step); there is no gradient, so
+                 * the checks below look at the parameters */
+                st->step++;
+                lr = dcr_optim_lr(&o->opt, o->lr, ep - 1, ep - (uint64_t)run + (uint64_t)o->epochs, st->step);
+                loss = e->sgd_step(e->self, params, Xb, Yb, lr);
+            } else if (trace) {
                 /* batch_grad's canonical arithmetic, one traced sample at a time */
                 double ls = 0;
                 memset(grad, 0, gbytes);
@@ -426,6 +438,21 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
                 }
                 goto done;
             }
+            if (fused) {
+                int k;
+                double v;
+                int l = first_bad_layer(a, params, &k, &v);
+                if (l) {
+                    dcr_fail(err, DCR_ERR_TRAIN, "epoch %llu, batch %zu: the parameters of layer %d (%c%d) are %s; "
+                             "lower the learning rate", (unsigned long long)ep, batch, l, k ? 'b' : 'W', l,
+                             isnan(v) ? "NaN" : "infinite");
+                    goto done;
+                }
+                sum += loss;
+                if (on_batch)
+                    on_batch(user, ep, s + m, n);
+                goto batch_done;
+            }
             if (check_grad(a, grad, ep, batch, err))
                 goto done;
             /* the schedule over this run's epochs (those before it included),
@@ -439,6 +466,7 @@ int dcr_train(void *params, const dcr_engine *e, const dcr_dataset *train,
             sum += loss * (double)m;
             if (on_batch)
                 on_batch(user, ep, s + m, n);
+        batch_done:
             if (train_stop_flag && s + m < n) {
                 st->rng = rng0;
                 dcr_fail(err, DCR_ERR_INTERRUPTED,

@@ -153,6 +153,18 @@ static void compare_with_reference(const dcr_arch *a, uint64_t seed)
     if (a->dtype == DCR_F64)
         cr_expect_eq(memcmp(p1, p2, np * es), 0, "float64 parameters differ in some bit after one step");
 
+    /* the fused per-sample step equals batch_grad on that sample and update */
+    cr_assert_not_null(j.eng.sgd_step);
+    void *p3 = malloc(np * es);
+    memcpy(p3, p1, np * es);
+    double f1 = j.eng.sgd_step(j.eng.self, p3, X, Y, 0.1);
+    double f2 = dcr_sgd_step(&ref, p2, g2, X, Y, 1, 0.1);
+    cr_assert(f1 == f2 || fabs(f1 - f2) <= tol * fabs(f2), "fused step loss %.17g vs %.17g", f1, f2);
+    expect_close(p3, p2, np, a->dtype, tol, "parameters after a fused SGD step");
+    if (a->dtype == DCR_F64)
+        cr_expect_eq(memcmp(p3, p2, np * es), 0, "float64 parameters differ in some bit after a fused step");
+    free(p3);
+
     free(p0);
     free(p1);
     free(p2);

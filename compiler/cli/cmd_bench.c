@@ -25,7 +25,8 @@ static const char usage_bench[] =
     "\n"
     "A step takes the B rows (s*B + i) mod n, i = 0..B-1, sums their gradients and\n"
     "makes one update with the spec's optimizer and constant learning rate (no\n"
-    "schedule, no clipping). Every repeat starts again from the initial parameters.\n"
+    "schedule, no clipping); with B = 1 and plain SGD, the engine's fused step, as\n"
+    "deltac train takes it. Every repeat starts again from the initial parameters.\n"
     "\n"
     "options:\n"
     "  --steps N         steps per repeat (default: about 2e8 FLOPs' worth, 10..20000)\n"
@@ -107,6 +108,18 @@ static double run_steps(const bench_ctx *c, const dcr_engine *e, void *params, v
     dcr_step st = {c->lr, 1.0 / c->batch, 0};
     double loss = 0, t0 = cli_now();
     size_t at = 0;
+    const dcr_optim *o = &n->opt;
+    if (c->batch == 1 && e->sgd_step && o->type == DCR_OPT_SGD && !(o->momentum > 0) && !(o->weight_decay > 0)) {
+        /* what dcr_train does for batches of one sample: the fused step */
+        for (long s = 0; s < c->steps; s++) {
+            loss = e->sgd_step(e->self, params, (const char *)c->X + at * row_in, (const char *)c->Y + at * row_out,
+                               c->lr);
+            at = (at + 1) % c->n;
+        }
+        double t = cli_now() - t0;
+        *last_loss = loss;
+        return t;
+    }
     for (long s = 0; s < c->steps; s++) {
         loss = e->batch_grad(e->self, grad, params, (const char *)c->X + at * row_in,
                              (const char *)c->Y + at * row_out, c->batch);
