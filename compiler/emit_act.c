@@ -174,3 +174,23 @@ void dc_opt_const(char *out, size_t cap, const dc_emit_ctx *c, double v)
         snprintf(out, cap, "%.17g", v);
 }
 
+
+/* The softmax of one row: a[k] = exp(z[k] - m) / s with m = max z and s
+ * the sum, in the reference engine's order, over the locals z, a, m, s (T)
+ * and k (int); m and s are left for the caller (the loss needs them).
+ * Each line starts with ind. */
+void dc_emit_softmax_row(dc_buf *b, const dc_emit_ctx *c, int n, const char *ind)
+{
+    dc_buf_printf(b,
+                  "%sm = z[0];\n"
+                  "%sfor (k = 1; k < %d; k++)\n"
+                  "%s    if (z[k] > m) m = z[k];\n"
+                  "%sfor (k = 0; k < %d; k++)\n"
+                  "%s    a[k] = %s(z[k] - m);\n"
+                  "%ss = a[0];\n"
+                  "%sfor (k = 1; k < %d; k++)\n"
+                  "%s    s += a[k];\n"
+                  "%sfor (k = 0; k < %d; k++)\n"
+                  "%s    a[k] = a[k] / s;\n",
+                  ind, ind, n, ind, ind, n, ind, c->exp, ind, ind, n, ind, ind, n, ind);
+}

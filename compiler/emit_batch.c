@@ -54,19 +54,8 @@ static void emit_bfwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_buf_printf(b, "    for (i = 0; i < %d; i++) {\n        const %s *z = Z + i * %d;\n        %s *a = A + i * %d;\n",
                   DC_SB, T, nout, T, nout);
     if (sm) {
-        dc_buf_printf(b,
-                      "        m = z[0];\n"
-                      "        for (k = 1; k < %d; k++)\n"
-                      "            if (z[k] > m) m = z[k];\n"
-                      "        for (k = 0; k < %d; k++)\n"
-                      "            a[k] = %s(z[k] - m);\n"
-                      "        s = a[0];\n"
-                      "        for (k = 1; k < %d; k++)\n"
-                      "            s += a[k];\n"
-                      "        for (k = 0; k < %d; k++)\n"
-                      "            a[k] = a[k] / s;\n"
-                      "        St[2 * i] = m;\n        St[2 * i + 1] = s;\n",
-                      nout, nout, c->exp, nout, nout);
+        dc_emit_softmax_row(b, c, nout, "        ");
+        dc_buf_puts(b, "        St[2 * i] = m;\n        St[2 * i + 1] = s;\n");
     } else {
         dc_buf_printf(b, "        for (k = 0; k < %d; k++) {\n", nout);
         dc_emit_act_fwd(b, c, act, "k");

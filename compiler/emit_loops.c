@@ -90,19 +90,8 @@ void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
                       "    }\n",
                       nout, T, nin, T, nin);
     if (act == DCR_ACT_SOFTMAX) {
-        dc_buf_printf(b,
-                      "    m = z[0];\n"
-                      "    for (k = 1; k < %d; k++)\n"
-                      "        if (z[k] > m) m = z[k];\n"
-                      "    for (k = 0; k < %d; k++)\n"
-                      "        a[k] = %s(z[k] - m);\n"
-                      "    s = a[0];\n"
-                      "    for (k = 1; k < %d; k++)\n"
-                      "        s += a[k];\n"
-                      "    for (k = 0; k < %d; k++)\n"
-                      "        a[k] = a[k] / s;\n"
-                      "    st[0] = m;\n    st[1] = s;\n",
-                      nout, nout, c->exp, nout, nout);
+        dc_emit_softmax_row(b, c, nout, "    ");
+        dc_buf_puts(b, "    st[0] = m;\n    st[1] = s;\n");
     } else {
         dc_buf_printf(b, "    for (k = 0; k < %d; k++) {\n", nout);
         dc_emit_act_fwd(b, c, act, "k");

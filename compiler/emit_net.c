@@ -36,6 +36,21 @@ static void emit_fwd_calls(dc_buf *b, const dc_emit_ctx *c)
     }
 }
 
+/* the forward pass, the loss into loss with the output delta, and the
+ * delta recursion, as calls of the layers' functions */
+static void emit_fwd_out_bwd_calls(dc_buf *b, const dc_emit_ctx *c)
+{
+    const char *P = c->P;
+    int L = c->net->arch.n_layers;
+    emit_fwd_calls(b, c);
+    if (c->net->arch.loss == DCR_LOSS_CROSS_ENTROPY)
+        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, st, y);\n", P, L, L, L);
+    else
+        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, y);\n", P, L, L, L);
+    for (int l = L - 1; l >= 1; l--)
+        dc_buf_printf(b, "    %s_bwd%d(d%d, z%d, a%d, p, d%d);\n", P, l, l, l, l, l + 1);
+}
+
 /* |delta(l)[k]| into delta_abs[l], without libm */
 static void emit_trace_unit(dc_buf *b, int l, int k)
 {
@@ -65,13 +80,7 @@ static void emit_loss_grad(dc_buf *b, const dc_emit_ctx *c, int trace)
         any_loops |= c->loops[l];
     if (trace && any_loops)
         dc_buf_puts(b, "    int k;\n");
-    emit_fwd_calls(b, c);
-    if (a->loss == DCR_LOSS_CROSS_ENTROPY)
-        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, st, y);\n", P, L, L, L);
-    else
-        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, y);\n", P, L, L, L);
-    for (int l = L - 1; l >= 1; l--)
-        dc_buf_printf(b, "    %s_bwd%d(d%d, z%d, a%d, p, d%d);\n", P, l, l, l, l, l + 1);
+    emit_fwd_out_bwd_calls(b, c);
     for (int l = 1; l <= L; l++) {
         if (l == 1)
             dc_buf_printf(b, "    %s_grad1(g, d1, x);\n", P);
@@ -297,13 +306,7 @@ static void emit_sgd_step(dc_buf *b, const dc_emit_ctx *c)
     dc_buf_printf(b, "double %s_sgd_step(%s *p, const %s *x, const %s *y, double lr)\n{\n", P, T, T, T);
     emit_locals(b, c, 1);
     dc_buf_printf(b, "    %s loss, scale = (%s)lr;\n", T, T);
-    emit_fwd_calls(b, c);
-    if (a->loss == DCR_LOSS_CROSS_ENTROPY)
-        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, st, y);\n", P, L, L, L);
-    else
-        dc_buf_printf(b, "    loss = %s_out(d%d, z%d, a%d, y);\n", P, L, L, L);
-    for (int l = L - 1; l >= 1; l--)
-        dc_buf_printf(b, "    %s_bwd%d(d%d, z%d, a%d, p, d%d);\n", P, l, l, l, l, l + 1);
+    emit_fwd_out_bwd_calls(b, c);
     for (int l = 1; l <= L; l++) {
         if (l == 1)
             dc_buf_printf(b, "    %s_sgd1(p, d1, x, scale);\n", P);

@@ -100,6 +100,8 @@ void dc_emit_deriv(dc_buf *b, const dc_emit_ctx *c, dcr_act act, const char *dst
 void dc_emit_softplus(dc_buf *b, const dc_emit_ctx *c, const char *dst, const char *v);
 /* "a[k] = sigma(z[k])" for an element-wise activation */
 void dc_emit_act_fwd(dc_buf *b, const dc_emit_ctx *c, dcr_act act, const char *k);
+/* the softmax of one row over locals z, a, m, s, k (emit_act.c) */
+void dc_emit_softmax_row(dc_buf *b, const dc_emit_ctx *c, int n, const char *ind);
 /* output unit k's loss term and delta */
 void dc_emit_out_unit(dc_buf *b, const dc_emit_ctx *c, const char *k);
 /* k as text in buf[16] (returned) */

@@ -115,6 +115,15 @@ void cli_unbuild(cli_built *b)
     memset(b, 0, sizeof *b);
 }
 
+void cli_spec_io(dcr_job_io *io, const dc_spec *s)
+{
+    memset(io, 0, sizeof *io);
+    io->train = s->data.train;
+    io->train_labels = s->data.train_labels;
+    io->test = s->data.test;
+    io->test_labels = s->data.test_labels;
+}
+
 int cli_load_params(void **params, const char *ckpt, const dc_spec *s, dcr_error *err)
 {
     *params = NULL;

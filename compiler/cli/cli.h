@@ -80,6 +80,8 @@ int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *
 /* "libtcc compiled 4,910 bytes of C in 0.8 ms" and the like, into out */
 void cli_built_say(char *out, size_t cap, const cli_built *b);
 void cli_unbuild(cli_built *b);
+/* io's data paths: the spec's "data" section (the rest of io zeroed) */
+void cli_spec_io(dcr_job_io *io, const dc_spec *s);
 /* A checkpoint's parameters for spec s (read and checked); caller frees. */
 int cli_load_params(void **params, const char *ckpt, const dc_spec *s, dcr_error *err);
 

@@ -155,11 +155,7 @@ static int load_data(double **X, double **Y, size_t *n, const dc_spec *s, size_t
         dcr_job job;
         dc_spec_job(&job, s);
         dcr_job_io io;
-        memset(&io, 0, sizeof io);
-        io.train = s->data.train;
-        io.train_labels = s->data.train_labels;
-        io.test = s->data.test;
-        io.test_labels = s->data.test_labels;
+        cli_spec_io(&io, s);
         dcr_dataset tr, va, te;
         if (dcr_job_load_data(&tr, &va, &te, &job, &io, err))
             return -1;

@@ -159,11 +159,7 @@ static int standardize_like_training(dcr_dataset *d, const dc_spec *s, dcr_error
     dc_spec_job(&job, s);
     job.standardize = 0;
     dcr_job_io io;
-    memset(&io, 0, sizeof io);
-    io.train = s->data.train;
-    io.train_labels = s->data.train_labels;
-    io.test = s->data.test;
-    io.test_labels = s->data.test_labels;
+    cli_spec_io(&io, s);
     dcr_dataset train, val, test;
     if (dcr_job_load_data(&train, &val, &test, &job, &io, err))
         return -1;
