@@ -479,6 +479,7 @@ def report(results, outdir):
     md.append("![time per sample](results.svg)")
     md.append("")
     md += summary(groups)
+    md += targets(groups, os.path.join(os.path.dirname(os.path.abspath(__file__)), "GAPS.md"))
     for wl in ("W1", "W2", "W3"):
         gs = [(k, g) for k, g in groups if k[0] == wl]
         if not gs:
@@ -566,6 +567,56 @@ def summary(groups):
             wl, net, batch, best[0], fmt_time(best[1] / batch), rel("tcc"), rel("reference"), rel("fann"),
             rel("pytorch-1t"), rel("pytorch-2t"), diff("fann"), diff("pytorch-1t")))
     out.append("")
+    return out
+
+
+def targets(groups, gaps_path):
+    """Issue 7's speed targets, checked against this run, then bench/GAPS.md
+    (hand-written: why a target is missed and what would close it)."""
+    def find(wl, net, batch=None):
+        for (w, n, b), g in groups:
+            if w == wl and n == net and (batch is None or b == batch):
+                return g
+        return None
+
+    def ratio(g, slow, fast):
+        if not g:
+            return None
+        a, b = g["engines"].get(slow), g["engines"].get(fast)
+        if not a or not b or not a.get("ns_per_step_min") or not b.get("ns_per_step_min"):
+            return None
+        return a["ns_per_step_min"] / b["ns_per_step_min"]
+
+    rows = []
+    small = ("2-8-1", "4-16-16-1", "16-32-32-4", "64-64-64-10")
+    for net in small + ("784-128-10",):
+        g = find("W1", net)
+        want = 5.0 if net in small else 2.0
+        rows.append(("W1 %s: cc >= %gx FANN" % (net, want), ratio(g, "fann", "cc"), want))
+    for net in small + ("784-128-10",):
+        rows.append(("W1 %s: tcc >= 1x FANN" % net, ratio(find("W1", net), "fann", "tcc"), 1.0))
+    for net in small + ("784-128-10",):
+        g = find("W1", net)
+        for eng in ("tcc", "cc-exact", "cc"):
+            rows.append(("W1 %s: %s >= 300x PyTorch (1 thread)" % (net, eng), ratio(g, "pytorch-1t", eng), 300.0))
+    rows.append(("W2 4-32-16-4: cc >= 6x PyTorch (1 thread)", ratio(find("W2", "4-32-16-4"), "pytorch-1t", "cc"), 6.0))
+    rows.append(("W3 784-128-10 batch 32: cc >= 1.5x PyTorch (1 thread)",
+                 ratio(find("W3", "784-128-10", 32), "pytorch-1t", "cc"), 1.5))
+    rows.append(("W3 784-128-10 batch 128: cc >= 1.0x PyTorch (1 thread)",
+                 ratio(find("W3", "784-128-10", 128), "pytorch-1t", "cc"), 1.0))
+    out = ["## Targets (issue 7), checked against this run", "",
+           "Measured ratio of the times (the peer's over deltac's engine); compile-time targets are in "
+           "[docs/codegen.md](../docs/codegen.md).", "",
+           "| target | measured | met |", "| --- | ---: | --- |"]
+    for name, got, want in rows:
+        if got is None:
+            out.append("| %s | - | (not measured) |" % name)
+        else:
+            out.append("| %s | %sx | %s |" % (name, fmt(got), "yes" if got >= want else "no"))
+    out.append("")
+    if os.path.exists(gaps_path):
+        with open(gaps_path) as f:
+            out += [f.read().rstrip("\n"), ""]
     return out
 
 
