@@ -264,10 +264,11 @@ static void emit_sgd_layer(dc_buf *b, const dc_emit_ctx *c, int l)
     size_t W = n->w_off[l], B = n->b_off[l];
     dc_buf_printf(b, "static void %s_sgd%d(%s *p, const %s *d, const %s *in, %s scale)\n{\n", c->P, l, T, T, T, T);
     if (c->loops[l] == DC_LAYER_UNROLLED && (size_t)nin * (size_t)nout <= DC_SGD_UNROLL_MAX) {
+        dc_buf_printf(b, "    %s dk;\n", T);
         for (int k = 0; k < nout; k++) {
-            dc_buf_printf(b, "    p[%zu] -= scale * d[%d];\n", B + (size_t)k, k);
+            dc_buf_printf(b, "    dk = d[%d];\n    p[%zu] -= scale * dk;\n", k, B + (size_t)k);
             for (int j = 0; j < nin; j++)
-                dc_buf_printf(b, "    p[%zu] -= scale * (d[%d] * in[%d]);\n", W + (size_t)k * (size_t)nin + (size_t)j, k, j);
+                dc_buf_printf(b, "    p[%zu] -= scale * (dk * in[%d]);\n", W + (size_t)k * (size_t)nin + (size_t)j, j);
         }
     } else if (c->loops[l] == DC_LAYER_KERNELS) {
         dc_buf_printf(b,

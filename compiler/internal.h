@@ -114,6 +114,7 @@ static inline const char *dc_idx(char *buf, int k)
 /* ---- the layers' functions, per strategy ---------------------------------------
  * P_fwdL (layer l), P_out (loss and output delta), P_bwdL (delta of layer l
  * through W(l+1)), P_gradL (gradient of W(l), b(l)). */
+#define DC_CHAIN_LINE 8 /* products per line of an unrolled sum */
 void dc_unrolled_fwd(dc_buf *b, const dc_emit_ctx *c, int l);
 void dc_unrolled_out(dc_buf *b, const dc_emit_ctx *c);
 void dc_unrolled_bwd(dc_buf *b, const dc_emit_ctx *c, int l);

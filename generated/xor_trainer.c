@@ -5004,18 +5004,10 @@ double expm1(double);
 
 static void xor_fwd1(double *z, double *a, const double *p, const double *in)
 {
-    z[0] = p[8];
-    z[1] = p[9];
-    z[2] = p[10];
-    z[3] = p[11];
-    z[0] += p[0] * in[0];
-    z[1] += p[2] * in[0];
-    z[2] += p[4] * in[0];
-    z[3] += p[6] * in[0];
-    z[0] += p[1] * in[1];
-    z[1] += p[3] * in[1];
-    z[2] += p[5] * in[1];
-    z[3] += p[7] * in[1];
+    z[0] = p[8] + p[0] * in[0] + p[1] * in[1];
+    z[1] = p[9] + p[2] * in[0] + p[3] * in[1];
+    z[2] = p[10] + p[4] * in[0] + p[5] * in[1];
+    z[3] = p[11] + p[6] * in[0] + p[7] * in[1];
     a[0] = 1 / (1 + exp(-z[0]));
     a[1] = 1 / (1 + exp(-z[1]));
     a[2] = 1 / (1 + exp(-z[2]));
@@ -5024,11 +5016,7 @@ static void xor_fwd1(double *z, double *a, const double *p, const double *in)
 
 static void xor_fwd2(double *z, double *a, const double *p, const double *in)
 {
-    z[0] = p[16];
-    z[0] += p[12] * in[0];
-    z[0] += p[13] * in[1];
-    z[0] += p[14] * in[2];
-    z[0] += p[15] * in[3];
+    z[0] = p[16] + p[12] * in[0] + p[13] * in[1] + p[14] * in[2] + p[15] * in[3];
     a[0] = 1 / (1 + exp(-z[0]));
 }
 
@@ -5058,27 +5046,34 @@ static void xor_bwd1(double *d, const double *z, const double *a, const double *
 
 static void xor_grad1(double *g, const double *d, const double *in)
 {
-    g[8] += d[0];
-    g[0] += d[0] * in[0];
-    g[1] += d[0] * in[1];
-    g[9] += d[1];
-    g[2] += d[1] * in[0];
-    g[3] += d[1] * in[1];
-    g[10] += d[2];
-    g[4] += d[2] * in[0];
-    g[5] += d[2] * in[1];
-    g[11] += d[3];
-    g[6] += d[3] * in[0];
-    g[7] += d[3] * in[1];
+    double dk;
+    dk = d[0];
+    g[8] += dk;
+    g[0] += dk * in[0];
+    g[1] += dk * in[1];
+    dk = d[1];
+    g[9] += dk;
+    g[2] += dk * in[0];
+    g[3] += dk * in[1];
+    dk = d[2];
+    g[10] += dk;
+    g[4] += dk * in[0];
+    g[5] += dk * in[1];
+    dk = d[3];
+    g[11] += dk;
+    g[6] += dk * in[0];
+    g[7] += dk * in[1];
 }
 
 static void xor_grad2(double *g, const double *d, const double *in)
 {
-    g[16] += d[0];
-    g[12] += d[0] * in[0];
-    g[13] += d[0] * in[1];
-    g[14] += d[0] * in[2];
-    g[15] += d[0] * in[3];
+    double dk;
+    dk = d[0];
+    g[16] += dk;
+    g[12] += dk * in[0];
+    g[13] += dk * in[1];
+    g[14] += dk * in[2];
+    g[15] += dk * in[3];
 }
 
 /* out[1] = the network's output for x[2] */
@@ -5159,27 +5154,34 @@ void xor_update(double *p, double *state, const double *g, double lr, double gra
 
 static void xor_sgd1(double *p, const double *d, const double *in, double scale)
 {
-    p[8] -= scale * d[0];
-    p[0] -= scale * (d[0] * in[0]);
-    p[1] -= scale * (d[0] * in[1]);
-    p[9] -= scale * d[1];
-    p[2] -= scale * (d[1] * in[0]);
-    p[3] -= scale * (d[1] * in[1]);
-    p[10] -= scale * d[2];
-    p[4] -= scale * (d[2] * in[0]);
-    p[5] -= scale * (d[2] * in[1]);
-    p[11] -= scale * d[3];
-    p[6] -= scale * (d[3] * in[0]);
-    p[7] -= scale * (d[3] * in[1]);
+    double dk;
+    dk = d[0];
+    p[8] -= scale * dk;
+    p[0] -= scale * (dk * in[0]);
+    p[1] -= scale * (dk * in[1]);
+    dk = d[1];
+    p[9] -= scale * dk;
+    p[2] -= scale * (dk * in[0]);
+    p[3] -= scale * (dk * in[1]);
+    dk = d[2];
+    p[10] -= scale * dk;
+    p[4] -= scale * (dk * in[0]);
+    p[5] -= scale * (dk * in[1]);
+    dk = d[3];
+    p[11] -= scale * dk;
+    p[6] -= scale * (dk * in[0]);
+    p[7] -= scale * (dk * in[1]);
 }
 
 static void xor_sgd2(double *p, const double *d, const double *in, double scale)
 {
-    p[16] -= scale * d[0];
-    p[12] -= scale * (d[0] * in[0]);
-    p[13] -= scale * (d[0] * in[1]);
-    p[14] -= scale * (d[0] * in[2]);
-    p[15] -= scale * (d[0] * in[3]);
+    double dk;
+    dk = d[0];
+    p[16] -= scale * dk;
+    p[12] -= scale * (dk * in[0]);
+    p[13] -= scale * (dk * in[1]);
+    p[14] -= scale * (dk * in[2]);
+    p[15] -= scale * (dk * in[3]);
 }
 
 /* one plain-SGD step on one sample: p -= lr * dE/dp, fused; returns E */

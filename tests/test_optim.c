@@ -432,7 +432,7 @@ Test(optim, state_sizes_and_checks)
 
 /* ---- the generated code's interface --------------------------------------------------- */
 
-static char *emit_for(const char *opt_json, dcr_dtype t)
+static char *emit_for_target(const char *opt_json, dcr_dtype t, dc_backend target)
 {
     char text[1024];
     snprintf(text, sizeof text,
@@ -446,9 +446,26 @@ static char *emit_for(const char *opt_json, dcr_dtype t)
     cr_assert_eq(dc_net_from_spec(&n, &s, &err), 0, "%s", err.msg);
     char *src;
     size_t len;
-    cr_assert_eq(dc_emit(&src, &len, &n, NULL, &err), 0, "%s", err.msg);
+    dc_emit_opts eo = {.strategy = DC_EMIT_UNROLLED, .target = target};
+    cr_assert_eq(dc_emit(&src, &len, &n, &eo, &err), 0, "%s", err.msg);
     dc_spec_free(&s);
     return src;
+}
+
+/* the written-out update of an ahead-of-time build */
+static char *emit_for(const char *opt_json, dcr_dtype t)
+{
+    return emit_for_target(opt_json, t, DC_JIT_CC);
+}
+
+/* Under the libtcc JIT even fully unrolled code updates through the
+ * kernel: a statement per parameter would be a third of the source. */
+Test(emit, tcc_update_is_a_kernel_call_or_blocks)
+{
+    char *src = emit_for_target("{\"type\": \"sgd\"}", DCR_F64, DC_JIT_TCC);
+    cr_expect_not_null(strstr(src, "dck_sgdd(p, g, scale, 13);"), "%s", src);
+    cr_expect_null(strstr(src, "p[12] -= scale * g[12];"));
+    free(src);
 }
 
 Test(emit, n_state_and_exact_constants)

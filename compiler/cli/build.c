@@ -79,6 +79,7 @@ int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *
     char *src;
     if (dc_emit(&src, &b->src_len, &b->net, &o, err))
         return -1;
+    b->emit_ms = 1e3 * (cli_now() - t0);
     int rc = dc_jit_compile_opts(&b->jit, &jo, src, b->src_len, err);
     free(src);
     b->compile_ms = 1e3 * (cli_now() - t0);

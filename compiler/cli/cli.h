@@ -68,6 +68,7 @@ typedef struct {
     dcr_engine engine;
     int is_ref;
     double compile_ms; /* emission and compilation */
+    double emit_ms;    /* emission alone (part of compile_ms) */
     size_t src_len;
     dc_jit_info info;  /* the compiler's side */
 } cli_built;

@@ -325,8 +325,12 @@ static void print_table(const bench_ctx *c, const dc_spec *s, engine_run *runs, 
                1e9 / r->ns_min, spd, r->max_abs_diff);
     }
     int hit = 0;
-    for (int i = 0; i < n_runs; i++)
+    printf("\ncompile = emission + compilation; emission:");
+    for (int i = 0; i < n_runs; i++) {
         hit |= runs[i].b.info.cache_hit;
+        if (!runs[i].def->eng.reference)
+            printf(" %s %.1f ms", runs[i].def->name, runs[i].b.emit_ms);
+    }
     printf("\ncc flags: %s\n", dc_jit_cc_flags(0));
     printf("cc-exact flags: %s\n", dc_jit_cc_flags(1));
     if (hit)
@@ -356,6 +360,8 @@ static void print_json(const bench_ctx *c, const dc_spec *s, engine_run *runs, i
         printf("%s\n  {\"engine\": \"%s\", \"compiler\": \"%s\", \"compile_ms\": ", i ? "," : "", r->def->name,
                engine_compiler(r));
         json_num(stdout, r->def->eng.reference ? 0 : r->b.compile_ms);
+        printf(", \"emit_ms\": ");
+        json_num(stdout, r->def->eng.reference ? 0 : r->b.emit_ms);
         printf(", \"cache_hit\": %s, \"source_bytes\": %zu, \"code_bytes\": %zu, \"ns_per_step_min\": ",
                r->b.info.cache_hit ? "true" : "false", r->b.src_len, r->b.info.code_bytes);
         json_num(stdout, r->ns_min);
