@@ -168,6 +168,8 @@ static void emit_header(dc_buf *b, const dc_emit_ctx *c, const dc_emit_opts *o)
         dc_buf_printf(b, ", minibatch kernels of %d samples", DC_SB);
     if (c->fast_math)
         dc_buf_puts(b, ", fast exp/tanh");
+    if (c->act_kernels)
+        dc_buf_puts(b, ", fast tanh/sigmoid/softmax kernels");
     dc_buf_puts(b, "\n");
     dc_buf_printf(b, " * cost:     %zu parameters; per sample %llu FLOPs forward, %llu FLOPs per training step\n",
                   n->n_params, (unsigned long long)n->flops_forward, (unsigned long long)n->flops_train);
@@ -225,9 +227,18 @@ static void emit_prelude(dc_buf *b, const dc_emit_ctx *c, int line_directive)
                       "void dck_axpy%s(%s *d, const %s *w, %s s, int n);\n"
                       "void dck_sgd%s(%s *p, const %s *g, %s scale, long n);\n"
                       "void dck_sgdrow%s(%s *p, const %s *in, %s d, %s scale, int n);\n"
+                      "void dck_sgdlayer%s(%s *w, %s *b, const %s *d, const %s *in, %s scale, int nout, int nin);\n"
                       "void dck_zero%s(%s *p, long n);\n\n",
-                      S, T, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, T, S, T);
+                      S, T, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, S, T, T, T, T, S, T, T, T, T, T, S, T);
     }
+    if (c->act_kernels)
+        dc_buf_printf(b,
+                      "/* fast activations (compiler/kernels_act.c: compiler/fastmath.h, not libm) */\n"
+                      "void dck_tanh%s(%s *a, const %s *z, int n);\n"
+                      "void dck_sigmoid%s(%s *a, const %s *z, int n);\n"
+                      "void dck_expsub%s(%s *a, const %s *z, %s m, int n);\n\n",
+                      c->lit[0] ? "f" : "d", c->T, c->T, c->lit[0] ? "f" : "d", c->T, c->T, c->lit[0] ? "f" : "d",
+                      c->T, c->T, c->T);
     emit_constants(b, c);
 }
 
@@ -418,8 +429,12 @@ int dc_emit(char **out_src, size_t *out_len, const dc_net *net, const dc_emit_op
     int f64 = net->arch.dtype == DCR_F64;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf",
                      f64 ? "tanh" : "tanhf", f64 ? "log" : "logf", net->name,
-                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, o && o->fast_math, 0};
+                     f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, 0, 0, 0};
     c.tcc_jit = (o ? o->target : DC_JIT_TCC) == DC_JIT_TCC && (o ? o->form : DC_FORM_SOURCE) == DC_FORM_SOURCE;
+    /* fast mode: gcc inlines fastmath.h; libtcc calls it, vectorised, from
+     * kernels_act.c (under libtcc itself it would be slower than libm) */
+    c.fast_math = o && o->fast_math && !c.tcc_jit;
+    c.act_kernels = o && o->fast_math && c.tcc_jit;
     if (c.fast_math) {
         c.exp = f64 ? "DCM_exp" : "DCM_expf";
         c.tanh = f64 ? "DCM_tanh" : "DCM_tanhf";

@@ -139,6 +139,15 @@ void dc_emit_act_fwd(dc_buf *b, const dc_emit_ctx *c, dcr_act act, const char *k
     }
 }
 
+int dc_emit_act_kernel(dc_buf *b, const dc_emit_ctx *c, dcr_act act, int n)
+{
+    const char *f = act == DCR_ACT_TANH ? "tanh" : act == DCR_ACT_SIGMOID ? "sigmoid" : NULL;
+    if (!c->act_kernels || !f)
+        return 0;
+    dc_buf_printf(b, "    dck_%s%s(a, z, %d);\n", f, c->lit[0] ? "f" : "d", n);
+    return 1;
+}
+
 /* The statements of P_out for output unit k: its loss term and delta. */
 void dc_emit_out_unit(dc_buf *b, const dc_emit_ctx *c, const char *k)
 {
@@ -181,6 +190,20 @@ void dc_opt_const(char *out, size_t cap, const dc_emit_ctx *c, double v)
  * Each line starts with ind. */
 void dc_emit_softmax_row(dc_buf *b, const dc_emit_ctx *c, int n, const char *ind)
 {
+    if (c->act_kernels) {
+        dc_buf_printf(b,
+                      "%sm = z[0];\n"
+                      "%sfor (k = 1; k < %d; k++)\n"
+                      "%s    if (z[k] > m) m = z[k];\n"
+                      "%sdck_expsub%s(a, z, m, %d);\n"
+                      "%ss = a[0];\n"
+                      "%sfor (k = 1; k < %d; k++)\n"
+                      "%s    s += a[k];\n"
+                      "%sfor (k = 0; k < %d; k++)\n"
+                      "%s    a[k] = a[k] / s;\n",
+                      ind, ind, n, ind, ind, c->lit[0] ? "f" : "d", n, ind, ind, n, ind, ind, n, ind);
+        return;
+    }
     dc_buf_printf(b,
                   "%sm = z[0];\n"
                   "%sfor (k = 1; k < %d; k++)\n"

@@ -92,7 +92,7 @@ void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
     if (act == DCR_ACT_SOFTMAX) {
         dc_emit_softmax_row(b, c, nout, "    ");
         dc_buf_puts(b, "    st[0] = m;\n    st[1] = s;\n");
-    } else {
+    } else if (!dc_emit_act_kernel(b, c, act, nout)) {
         dc_buf_printf(b, "    for (k = 0; k < %d; k++) {\n", nout);
         dc_emit_act_fwd(b, c, act, "k");
         dc_buf_puts(b, "    }\n");

@@ -252,10 +252,12 @@ static void emit_update(dc_buf *b, const dc_emit_ctx *c)
 }
 
 /* P_sgdL: the fused plain-SGD update of layer l from its delta and input:
- * p -= scale * (d a^T), the product the gradient would hold. Written out
- * for unrolled layers of up to DC_SGD_UNROLL_MAX weights (where it pays),
- * as loops otherwise (so the source of every network stays within
- * DC_MAX_SOURCE_BYTES). */
+ * p -= scale * (d a^T), the product the gradient would hold. Under the
+ * libtcc JIT one call of the layer kernel (vectorised by gcc; written out,
+ * an element cost libtcc a dozen instructions); for code a C compiler
+ * builds, written out for unrolled layers of up to DC_SGD_UNROLL_MAX
+ * weights, as loops otherwise (so the source of every network stays
+ * within DC_MAX_SOURCE_BYTES). */
 static void emit_sgd_layer(dc_buf *b, const dc_emit_ctx *c, int l)
 {
     const dc_net *n = c->net;
@@ -263,7 +265,10 @@ static void emit_sgd_layer(dc_buf *b, const dc_emit_ctx *c, int l)
     int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
     size_t W = n->w_off[l], B = n->b_off[l];
     dc_buf_printf(b, "static void %s_sgd%d(%s *p, const %s *d, const %s *in, %s scale)\n{\n", c->P, l, T, T, T, T);
-    if (c->loops[l] == DC_LAYER_UNROLLED && (size_t)nin * (size_t)nout <= DC_SGD_UNROLL_MAX) {
+    if (c->tcc_jit && (c->loops[l] == DC_LAYER_UNROLLED || c->loops[l] == DC_LAYER_KERNELS)) {
+        dc_buf_printf(b, "    dck_sgdlayer%s(p + %zu, p + %zu, d, in, scale, %d, %d);\n", c->lit[0] ? "f" : "d", W, B,
+                      nout, nin);
+    } else if (c->loops[l] == DC_LAYER_UNROLLED && (size_t)nin * (size_t)nout <= DC_SGD_UNROLL_MAX) {
         dc_buf_printf(b, "    %s dk;\n", T);
         for (int k = 0; k < nout; k++) {
             dc_buf_printf(b, "    dk = d[%d];\n    p[%zu] -= scale * dk;\n", k, B + (size_t)k);

@@ -42,15 +42,19 @@ void dc_unrolled_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
                           W + (size_t)k * (size_t)nin + (size_t)j, j);
         dc_buf_puts(b, ";\n");
     }
-    for (int k = 0; k < nout; k++)
-        dc_emit_act_fwd(b, c, act, dc_idx(ix, k));
+    if (!dc_emit_act_kernel(b, c, act, nout))
+        for (int k = 0; k < nout; k++)
+            dc_emit_act_fwd(b, c, act, dc_idx(ix, k));
     if (act == DCR_ACT_SOFTMAX) {
         /* shifted by the maximum so exp never overflows */
         dc_buf_puts(b, "    m = z[0];\n");
         for (int k = 1; k < nout; k++)
             dc_buf_printf(b, "    if (z[%d] > m) m = z[%d];\n", k, k);
-        for (int k = 0; k < nout; k++)
-            dc_buf_printf(b, "    a[%d] = %s(z[%d] - m);\n", k, c->exp, k);
+        if (c->act_kernels)
+            dc_buf_printf(b, "    dck_expsub%s(a, z, m, %d);\n", c->lit[0] ? "f" : "d", nout);
+        else
+            for (int k = 0; k < nout; k++)
+                dc_buf_printf(b, "    a[%d] = %s(z[%d] - m);\n", k, c->exp, k);
         dc_buf_puts(b, "    s = a[0];\n");
         for (int k = 1; k < nout; k++)
             dc_buf_printf(b, "    s += a[%d];\n", k);
@@ -163,7 +167,7 @@ uint64_t dc_emit_estimate(const dc_net *net, const unsigned char *loops, int upd
     const dcr_arch *a = &net->arch;
     int f64 = a->dtype == DCR_F64, L = a->n_layers;
     dc_emit_ctx c = {net, f64 ? "double" : "float", f64 ? "" : "f", f64 ? "exp" : "expf", f64 ? "tanh" : "tanhf",
-                     f64 ? "log" : "logf", net->name, f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, 0, 0};
+                     f64 ? "log" : "logf", net->name, f64 ? "log1p" : "log1pf", f64 ? "expm1" : "expm1f", {0}, 0, 0, 0, 0, 0};
     size_t np = net->n_params;
     /* the optimizer step: one statement per parameter */
     uint64_t total = update_loops ? 16384 : (uint64_t)np * stmt_len("    p[%zu] -= scale * g[%zu];\n", np, np, 0) + 16384;

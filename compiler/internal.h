@@ -71,6 +71,8 @@ typedef struct {
     int update_loops;     /* P_update: DC_LAYER_UNROLLED, _LOOPS or _BLOCKED */
     int batched;          /* P_batch_grad with the register-blocked kernels of emit_batch.c */
     int fast_math;        /* exp, tanh are compiler/fastmath.h's DCM_ functions, not libm's */
+    int act_kernels;      /* libtcc fast mode: tanh, sigmoid and softmax's exp through the
+                             vectorised kernels of compiler/kernels_act.c */
     int tcc_jit;          /* compiled by the libtcc JIT: compiler/kernels.c may be called */
 } dc_emit_ctx;
 
@@ -102,6 +104,9 @@ void dc_emit_softplus(dc_buf *b, const dc_emit_ctx *c, const char *dst, const ch
 void dc_emit_act_fwd(dc_buf *b, const dc_emit_ctx *c, dcr_act act, const char *k);
 /* the softmax of one row over locals z, a, m, s, k (emit_act.c) */
 void dc_emit_softmax_row(dc_buf *b, const dc_emit_ctx *c, int n, const char *ind);
+/* With c->act_kernels, a layer's tanh or sigmoid as one kernel call over
+ * its n units (a from z); returns 0 (and writes nothing) otherwise. */
+int dc_emit_act_kernel(dc_buf *b, const dc_emit_ctx *c, dcr_act act, int n);
 /* output unit k's loss term and delta */
 void dc_emit_out_unit(dc_buf *b, const dc_emit_ctx *c, const char *k);
 /* k as text in buf[16] (returned) */

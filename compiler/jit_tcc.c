@@ -83,6 +83,10 @@ static int add_host_symbols(TCCState *s)
         {"dck_sgdf", (const void *)dck_sgdf},     {"dck_sgdd", (const void *)dck_sgdd},
         {"dck_zerof", (const void *)dck_zerof},   {"dck_zerod", (const void *)dck_zerod},
         {"dck_sgdrowf", (const void *)dck_sgdrowf}, {"dck_sgdrowd", (const void *)dck_sgdrowd},
+        {"dck_sgdlayerf", (const void *)dck_sgdlayerf}, {"dck_sgdlayerd", (const void *)dck_sgdlayerd},
+        {"dck_tanhf", (const void *)dck_tanhf},   {"dck_tanhd", (const void *)dck_tanhd},
+        {"dck_sigmoidf", (const void *)dck_sigmoidf}, {"dck_sigmoidd", (const void *)dck_sigmoidd},
+        {"dck_expsubf", (const void *)dck_expsubf}, {"dck_expsubd", (const void *)dck_expsubd},
     };
     for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
         if (tcc_add_symbol(s, kern[i].name, kern[i].addr) < 0)

@@ -54,6 +54,15 @@
         for (int j = 0; j < n; j++)                                                                 \
             p[j] -= scale * (d * in[j]);                                                            \
     }                                                                                               \
+    void dck_sgdlayer##S(T *w, T *b, const T *d, const T *in, T scale, int nout, int nin)            \
+    {                                                                                               \
+        for (int k = 0; k < nout; k++) {                                                            \
+            T dk = d[k], *wk = w + (long)k * nin;                                                   \
+            b[k] -= scale * dk;                                                                     \
+            for (int j = 0; j < nin; j++)                                                           \
+                wk[j] -= scale * (dk * in[j]);                                                      \
+        }                                                                                           \
+    }                                                                                               \
     void dck_zero##S(T *p, long n)                                                                  \
     {                                                                                               \
         memset(p, 0, (size_t)n * sizeof *p);                                                        \

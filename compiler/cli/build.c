@@ -75,7 +75,7 @@ int cli_build(cli_built *b, const dc_net *net, const cli_engine *e, const char *
      * same source, whatever the options, for the cc backend's cache */
     (void)cmd;
     dc_emit_opts o = {.strategy = e->unroll, .command_line = NULL, .target = (int)jo.backend,
-                      .fast_math = jo.backend == DC_JIT_CC && !jo.exact};
+                      .fast_math = !jo.exact};
     char *src;
     if (dc_emit(&src, &b->src_len, &b->net, &o, err))
         return -1;

@@ -33,8 +33,9 @@ static const char usage_bench[] =
     "  --batch N         samples per step (default: the spec's batch_size)\n"
     "  --repeat N        timed repeats after one warm-up repeat (default 5)\n"
     "  --samples N       rows of random data when the spec has no data (default 1000)\n"
-    "  --engines LIST    comma-separated, from: reference, tcc, cc-exact, cc\n"
-    "                    (default: all; the cc ones when a C compiler is present)\n"
+    "  --engines LIST    comma-separated, from: reference, tcc-exact, tcc, cc-exact,\n"
+    "                    cc (default: all; the cc ones when a C compiler is present);\n"
+    "                    the -exact ones compile with --exact-math\n"
     "  --json            print one JSON object instead of the table\n"
     "  --save-inputs DIR write the data (X.npy, Y.npy), the initial parameters (W1.npy,\n"
     "                    b1.npy, ...), the reference engine's final ones (DIR/ref/) and\n"
@@ -49,7 +50,7 @@ static const char usage_bench[] =
     "rows: inputs uniform in [-1, 1]; targets uniform in [-1, 1] (mse), one-hot\n"
     "(cross_entropy) or 0/1 (binary_cross_entropy).\n";
 
-#define MAX_ENGINES 4
+#define MAX_ENGINES 5
 #define MAX_REPEAT 1000
 
 typedef struct {
@@ -60,6 +61,7 @@ typedef struct {
 
 static const engine_def engine_defs[MAX_ENGINES] = {
     {"reference", {1, DC_JIT_TCC, 0, DC_EMIT_AUTO}, 0},
+    {"tcc-exact", {0, DC_JIT_TCC, 1, DC_EMIT_AUTO}, 0},
     {"tcc", {0, DC_JIT_TCC, 0, DC_EMIT_AUTO}, 0},
     {"cc-exact", {0, DC_JIT_CC, 1, DC_EMIT_AUTO}, 1},
     {"cc", {0, DC_JIT_CC, 0, DC_EMIT_AUTO}, 1},
@@ -599,7 +601,7 @@ static int parse_engines(const engine_def **out, const char *list)
                 found = 1;
             }
         if (!found)
-            cli_usage_error("--engines: expected a comma-separated list of reference, tcc, cc-exact, cc; got '%s'",
+            cli_usage_error("--engines: expected a comma-separated list of reference, tcc-exact, tcc, cc-exact, cc; got '%s'",
                             list);
         p += len;
         if (*p == ',')
@@ -644,7 +646,7 @@ int cmd_bench(int argc, char **argv)
     } else {
         n_want = 0;
         if (grad) {
-            want[n_want++] = &engine_defs[have_cc ? 3 : 1];
+            want[n_want++] = &engine_defs[have_cc ? 4 : 2];
         } else {
             for (int i = 0; i < MAX_ENGINES; i++)
                 if (!engine_defs[i].needs_cc || have_cc)

@@ -78,7 +78,8 @@ expect 0 'wrote .*ref.csv' "$DELTAC" train "$SRC/specs/iris.json" -q --epochs 2 
 # no bar in a pipe; on a terminal (script(1) gives one) a bar unless --no-progress
 if "$DELTAC" train "$SRC/specs/sine.json" | grep -q 'samples/s'; then bad "a progress bar in a pipe"; else ok; fi
 if command -v script >/dev/null; then
-    out=$(script -qec "'$DELTAC' train '$SRC/specs/sine.json'" /dev/null)
+    # long enough for the bar's first drawing (0.1 s)
+    out=$(script -qec "'$DELTAC' train '$SRC/specs/sine.json' --epochs 3000" /dev/null)
     grep -q 'samples/s' <<<"$out" && ok || bad "no progress bar on a terminal: $out"
     out=$(script -qec "'$DELTAC' train '$SRC/specs/sine.json' --no-progress" /dev/null)
     grep -q 'samples/s' <<<"$out" && bad "--no-progress drew a bar" || ok
