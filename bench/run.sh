@@ -7,8 +7,8 @@
 #
 # Environment: DELTAC=path (a deltac binary to use instead of building one in
 # build-bench/), BENCH_OUT=folder (where to write instead of bench/),
-# BENCH_ONLY=W1,W3 (run only those workloads), BENCH_ENGINES=LIST (deltac's
-# engines, default reference,tcc,cc-exact,cc), BENCH_TREE=1 (build deltac from
+# BENCH_ONLY=W1,W3 (run only those workloads; C is the compile times),
+# BENCH_ENGINES=LIST (deltac's engines, default reference,tcc-exact,tcc,cc-exact,cc), BENCH_TREE=1 (build deltac from
 # the work tree instead of the last commit), BENCH_CC_CACHE=folder (a cache
 # for the cc engines kept across runs; default a fresh one per run).
 #
@@ -25,7 +25,7 @@ case "${1:-}" in
   *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
 esac
 OUT=${BENCH_OUT:-$ROOT/bench}
-ONLY=${BENCH_ONLY:-W1,W2,W3,W4}
+ONLY=${BENCH_ONLY:-W1,W2,W3,W4,C}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 START=$(date +%s)
@@ -155,7 +155,7 @@ run_workload() {
 # per small step; deltac's tcc code: ~1-2 ms per sample on 784-128-10); the
 # fast engines get more repeats instead. BENCH_ENGINES=tcc,reference (say)
 # limits deltac's engines.
-ALL=${BENCH_ENGINES:-reference,tcc,cc-exact,cc}
+ALL=${BENCH_ENGINES:-reference,tcc-exact,tcc,cc-exact,cc}
 if [ $QUICK = 1 ]; then
   GRADCOST_RUNS=1
   W4_SPECS="bench/specs/w4_4_4_1.json bench/specs/w4_32_64_8.json bench/specs/w4_128_128_16.json"
@@ -201,6 +201,28 @@ if want W4; then
       CUR_BATCH=null
       run_cmd gradcost W4 "$net" "$spec" timeout 600 "$DELTAC" bench "$spec" --gradcost --json \
         --engines tcc
+    done
+  done
+fi
+
+if want C; then
+  # compile times (issue 7's targets): libtcc on the fully unrolled
+  # 784-128-10, three times (the report takes the fastest); cc --unroll auto
+  # on every shipped spec, from an empty cache and then from the cache
+  CUR_BATCH=null
+  for run in 1 2 3; do
+    log "C: libtcc compiles 784-128-10 fully unrolled (run $run of 3)"
+    run_cmd compile C "784-128-10 tcc full" bench/specs/w1_784_128_10.json timeout 600 \
+      "$DELTAC" bench bench/specs/w1_784_128_10.json --engines tcc --unroll full --steps 1 --repeat 1 \
+      --samples 10 --json
+  done
+  for spec in specs/*.json; do
+    name=$(basename "$spec" .json)
+    rm -rf "$TMP/c-cache" && mkdir -m 700 "$TMP/c-cache"
+    for pass in empty cached; do
+      log "C: cc --unroll auto compiles $name (cache: $pass)"
+      DELTAC_CACHE=$TMP/c-cache run_cmd compile C "$name cc $pass" "$spec" timeout 600 \
+        "$DELTAC" bench "$spec" --engines cc --steps 1 --repeat 1 --json
     done
   done
 fi

@@ -18,6 +18,33 @@
 
 #include "internal.h"
 
+/* An input of every unit (in[j], dn[k]) is read once per unit: when there
+ * are at least DC_LOCALS_MIN_USERS units, the inputs are first copied to
+ * locals (pfx0, pfx1, ...), which libtcc reads with one load instead of
+ * two and parses a quarter faster (784-128-10 fully unrolled: 0.28 s to
+ * 0.21 s). Returns whether it did. */
+#define DC_LOCALS_MIN_USERS 4
+static int emit_in_locals(dc_buf *b, const dc_emit_ctx *c, char pfx, const char *arr, int n, int users)
+{
+    if (users < DC_LOCALS_MIN_USERS)
+        return 0;
+    dc_buf_printf(b, "    %s %c0 = %s[0]", c->T, pfx, arr);
+    for (int j = 1; j < n; j++)
+        dc_buf_printf(b, ",%s %c%d = %s[%d]", j % DC_CHAIN_LINE ? "" : "\n       ", pfx, j, arr, j);
+    dc_buf_puts(b, ";\n");
+    return 1;
+}
+
+/* input j as text: the local or the array element (buf[32]) */
+static const char *in_ref(char *buf, int local, char pfx, const char *arr, int j)
+{
+    if (local)
+        snprintf(buf, 32, "%c%d", pfx, j);
+    else
+        snprintf(buf, 32, "%s[%d]", arr, j);
+    return buf;
+}
+
 void dc_unrolled_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
 {
     char ix[16];
@@ -35,11 +62,13 @@ void dc_unrolled_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_emit_act_locals(b, c, act, n->arch.alpha[l], 0);
     if (act == DCR_ACT_SOFTMAX)
         dc_buf_printf(b, "    %s m, s;\n", T);
+    char v[32];
+    int loc = emit_in_locals(b, c, 'i', "in", nin, nout);
     for (int k = 0; k < nout; k++) {
         dc_buf_printf(b, "    z[%d] = p[%zu]", k, B + (size_t)k);
         for (int j = 0; j < nin; j++)
-            dc_buf_printf(b, "%s + p[%zu] * in[%d]", j == 0 || j % DC_CHAIN_LINE ? "" : "\n       ",
-                          W + (size_t)k * (size_t)nin + (size_t)j, j);
+            dc_buf_printf(b, "%s + p[%zu] * %s", j == 0 || j % DC_CHAIN_LINE ? "" : "\n       ",
+                          W + (size_t)k * (size_t)nin + (size_t)j, in_ref(v, loc, 'i', "in", j));
         dc_buf_puts(b, ";\n");
     }
     if (!dc_emit_act_kernel(b, c, act, nout))
@@ -115,11 +144,13 @@ void dc_unrolled_bwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_buf_puts(b, "    (void)z;\n    (void)a;\n");
     /* d[j] = sum over k of W(l+1)[k][j] dn[k], k increasing (the reference
      * engine's order) */
+    char v[32];
+    int loc = emit_in_locals(b, c, 'n', "dn", nn, nl);
     for (int j = 0; j < nl; j++) {
-        dc_buf_printf(b, "    d[%d] = p[%zu] * dn[0]", j, W + (size_t)j);
+        dc_buf_printf(b, "    d[%d] = p[%zu] * %s", j, W + (size_t)j, in_ref(v, loc, 'n', "dn", 0));
         for (int k = 1; k < nn; k++)
-            dc_buf_printf(b, "%s + p[%zu] * dn[%d]", k % DC_CHAIN_LINE ? "" : "\n       ",
-                          W + (size_t)k * (size_t)nl + (size_t)j, k);
+            dc_buf_printf(b, "%s + p[%zu] * %s", k % DC_CHAIN_LINE ? "" : "\n       ",
+                          W + (size_t)k * (size_t)nl + (size_t)j, in_ref(v, loc, 'n', "dn", k));
         dc_buf_puts(b, ";\n");
     }
     if (n->arch.act[l] != DCR_ACT_IDENTITY)
@@ -139,10 +170,13 @@ void dc_unrolled_grad(dc_buf *b, const dc_emit_ctx *c, int l)
     int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
     size_t W = n->w_off[l], B = n->b_off[l];
     dc_buf_printf(b, "static void %s_grad%d(%s *g, const %s *d, const %s *in)\n{\n    %s dk;\n", c->P, l, T, T, T, T);
+    char v[32];
+    int loc = emit_in_locals(b, c, 'i', "in", nin, nout);
     for (int k = 0; k < nout; k++) {
         dc_buf_printf(b, "    dk = d[%d];\n    g[%zu] += dk;\n", k, B + (size_t)k);
         for (int j = 0; j < nin; j++)
-            dc_buf_printf(b, "    g[%zu] += dk * in[%d];\n", W + (size_t)k * (size_t)nin + (size_t)j, j);
+            dc_buf_printf(b, "    g[%zu] += dk * %s;\n", W + (size_t)k * (size_t)nin + (size_t)j,
+                          in_ref(v, loc, 'i', "in", j));
     }
     dc_buf_puts(b, "}\n\n");
 }
@@ -184,6 +218,11 @@ uint64_t dc_emit_estimate(const dc_net *net, const unsigned char *loops, int upd
         }
         size_t k = (size_t)a->sizes[l] - 1, j = (size_t)a->sizes[l - 1] - 1;
         uint64_t w = (uint64_t)a->sizes[l] * (uint64_t)a->sizes[l - 1];
+        /* the inputs as locals, in P_fwdL and P_gradL (a line break's share included) */
+        if (a->sizes[l] >= DC_LOCALS_MIN_USERS)
+            total += 2 * (uint64_t)a->sizes[l - 1] * (stmt_len(", i%zu = in[%zu]", j, j, 0) + 1) + 64;
+        if (l < L && a->sizes[l] >= DC_LOCALS_MIN_USERS) /* dn as locals in P_bwdL */
+            total += (uint64_t)a->sizes[l + 1] * (stmt_len(", n%zu = dn[%zu]", (size_t)a->sizes[l + 1], (size_t)a->sizes[l + 1], 0) + 1) + 64;
         /* a product of a chained sum, with its share of the line breaks */
         uint64_t per_w = stmt_len(" + p[%zu] * in[%zu]", np, j, 0) + 8 / DC_CHAIN_LINE + 1 +
                          stmt_len("    g[%zu] += dk * in[%zu];\n", np, j, 0);

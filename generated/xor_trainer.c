@@ -5004,10 +5004,11 @@ double expm1(double);
 
 static void xor_fwd1(double *z, double *a, const double *p, const double *in)
 {
-    z[0] = p[8] + p[0] * in[0] + p[1] * in[1];
-    z[1] = p[9] + p[2] * in[0] + p[3] * in[1];
-    z[2] = p[10] + p[4] * in[0] + p[5] * in[1];
-    z[3] = p[11] + p[6] * in[0] + p[7] * in[1];
+    double i0 = in[0], i1 = in[1];
+    z[0] = p[8] + p[0] * i0 + p[1] * i1;
+    z[1] = p[9] + p[2] * i0 + p[3] * i1;
+    z[2] = p[10] + p[4] * i0 + p[5] * i1;
+    z[3] = p[11] + p[6] * i0 + p[7] * i1;
     a[0] = 1 / (1 + exp(-z[0]));
     a[1] = 1 / (1 + exp(-z[1]));
     a[2] = 1 / (1 + exp(-z[2]));
@@ -5034,10 +5035,11 @@ static void xor_bwd1(double *d, const double *z, const double *a, const double *
 {
     (void)z;
     (void)a;
-    d[0] = p[12] * dn[0];
-    d[1] = p[13] * dn[0];
-    d[2] = p[14] * dn[0];
-    d[3] = p[15] * dn[0];
+    double n0 = dn[0];
+    d[0] = p[12] * n0;
+    d[1] = p[13] * n0;
+    d[2] = p[14] * n0;
+    d[3] = p[15] * n0;
     d[0] = d[0] * (a[0] * (1 - a[0]));
     d[1] = d[1] * (a[1] * (1 - a[1]));
     d[2] = d[2] * (a[2] * (1 - a[2]));
@@ -5047,22 +5049,23 @@ static void xor_bwd1(double *d, const double *z, const double *a, const double *
 static void xor_grad1(double *g, const double *d, const double *in)
 {
     double dk;
+    double i0 = in[0], i1 = in[1];
     dk = d[0];
     g[8] += dk;
-    g[0] += dk * in[0];
-    g[1] += dk * in[1];
+    g[0] += dk * i0;
+    g[1] += dk * i1;
     dk = d[1];
     g[9] += dk;
-    g[2] += dk * in[0];
-    g[3] += dk * in[1];
+    g[2] += dk * i0;
+    g[3] += dk * i1;
     dk = d[2];
     g[10] += dk;
-    g[4] += dk * in[0];
-    g[5] += dk * in[1];
+    g[4] += dk * i0;
+    g[5] += dk * i1;
     dk = d[3];
     g[11] += dk;
-    g[6] += dk * in[0];
-    g[7] += dk * in[1];
+    g[6] += dk * i0;
+    g[7] += dk * i1;
 }
 
 static void xor_grad2(double *g, const double *d, const double *in)

@@ -507,7 +507,9 @@ Test(emit, forward_and_backward_have_no_loops)
     cr_assert_not_null(f2);
     char *z5 = strstr(f2, "z[5] = p[");
     cr_assert_not_null(z5);
-    char *end = strchr(z5, ';'), *term = strstr(z5, " + p[87] * in[7]");
+    /* (the inputs are copied to locals first: 6 units read each) */
+    cr_expect_not_null(strstr(f2, " i7 = in[7]"));
+    char *end = strchr(z5, ';'), *term = strstr(z5, " + p[87] * i7");
     cr_expect(term && term < end, "layer 2, unit 5, input 7 (W2 at 32) in z[5]'s sum");
     free(src);
 }
