@@ -55,6 +55,48 @@ static void fwd_blocked(dc_buf *b, const dc_emit_ctx *c, int nin, int nout)
     dc_buf_puts(b, "    (void)j;\n");
 }
 
+/* The lane forms, for the cc backend's fast mode only (c->fast_math: the
+ * code is compiled with -fassociative-math, so sums may be regrouped; exact
+ * builds keep the plain loops and the reference order). When a row's loop
+ * is short enough for gcc to unroll it completely, gcc vectorises the loop
+ * over the rows instead, four rows at a time, with a 4x4 transpose of W
+ * per four elements. These forms keep its vectors along the rows of W
+ * (contiguous): the forward pass sums each row in DC_LANES partial sums
+ * (an SLP group of four stores into acc[]) and adds the lanes at the end
+ * (one transpose per four rows); the delta is written out row after row
+ * (gcc would unroll the short loop over k and vectorise the sums over k
+ * with strided loads). Only for layers of at most DC_LANE_MAX units each
+ * way: measured in docs/codegen.md, wider layers are faster as they were. */
+#define DC_LANES 4
+
+int dc_lanes_layer(const dc_emit_ctx *c, int l)
+{
+    int nin = c->net->arch.sizes[l - 1], nout = c->net->arch.sizes[l];
+    return c->fast_math && c->loops[l] == DC_LAYER_LOOPS && nin % DC_LANES == 0 && nin <= DC_LANE_MAX &&
+           nout <= DC_LANE_MAX;
+}
+
+static void fwd_lanes(dc_buf *b, const dc_emit_ctx *c, int nin, int nout)
+{
+    dc_buf_printf(b,
+                  "    %s acc[%d];\n"
+                  "    int r, q;\n"
+                  "    for (k = 0; k < %d; k++) {\n"
+                  "        const %s *wk = w + k * %d;\n"
+                  "        %s *ak = acc + %d * k;\n"
+                  "        for (r = 0; r < %d; r++)\n"
+                  "            ak[r] = wk[r] * in[r];\n"
+                  "        for (q = %d; q < %d; q += %d)\n"
+                  "            for (r = 0; r < %d; r++)\n"
+                  "                ak[r] += wk[q + r] * in[q + r];\n"
+                  "    }\n"
+                  "    for (k = 0; k < %d; k++)\n"
+                  "        z[k] = bias[k] + ((acc[%d * k] + acc[%d * k + 1]) + (acc[%d * k + 2] + acc[%d * k + 3]));\n"
+                  "    (void)j;\n",
+                  c->T, DC_LANES * nout, nout, c->T, nin, c->T, DC_LANES, DC_LANES, DC_LANES, nin, DC_LANES, DC_LANES,
+                  nout, DC_LANES, DC_LANES, DC_LANES, DC_LANES);
+}
+
 void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
 {
     const dc_net *n = c->net;
@@ -79,6 +121,8 @@ void dc_loops_fwd(dc_buf *b, const dc_emit_ctx *c, int l)
                       nout, c->lit[0] ? "f" : "d", nin, nin, nout, nout);
     else if (c->loops[l] == DC_LAYER_BLOCKED)
         fwd_blocked(b, c, nin, nout);
+    else if (dc_lanes_layer(c, l))
+        fwd_lanes(b, c, nin, nout);
     else
         dc_buf_printf(b,
                       "    for (k = 0; k < %d; k++) {\n"
@@ -158,6 +202,15 @@ void dc_loops_bwd(dc_buf *b, const dc_emit_ctx *c, int l)
         for (int j = 0; j < nl; j++)
             dc_buf_printf(b, "        d[%d] += wk[%d] * dk;\n", j, j);
         dc_buf_puts(b, "    }\n");
+    } else if (dc_lanes_layer(c, l + 1)) {
+        /* fast mode, few rows: written out, row after row (gcc would
+         * unroll the loop over k and then vectorise the sums over k with
+         * strided loads); the SLP vectors run along the rows */
+        for (int j = 0; j < nl; j++)
+            dc_buf_printf(b, "    d[%d] = w[%d] * dn[0];\n", j, j);
+        for (int k = 1; k < nn; k++)
+            for (int j = 0; j < nl; j++)
+                dc_buf_printf(b, "    d[%d] += w[%d] * dn[%d];\n", j, k * nl + j, k);
     } else {
         dc_buf_printf(b,
                       "    for (j = 0; j < %d; j++)\n"

@@ -264,6 +264,34 @@ static void emit_sgd_layer(dc_buf *b, const dc_emit_ctx *c, int l)
     const char *T = c->T;
     int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
     size_t W = n->w_off[l], B = n->b_off[l];
+    if (dc_lanes_layer(c, l)) {
+        /* cc's fast mode: gcc vectorises a loop over single rows across
+         * four rows (a transpose per four weights) once it has unrolled the
+         * row; with two rows written out per iteration it keeps its vectors
+         * along the rows. (p, d and in never overlap: d is the step's own,
+         * in the step's own or the sample's, which is not in the
+         * parameters.) */
+        dc_buf_printf(b, "static void %s_sgd%d(%s *restrict p, const %s *restrict d, const %s *restrict in, %s scale)\n{\n",
+                      c->P, l, T, T, T, T);
+        dc_buf_printf(b, "    %s *w = p + %zu, *bb = p + %zu;\n    int k;\n", T, W, B);
+        int full = nout / 2 * 2;
+        if (full) {
+            dc_buf_printf(b, "    for (k = 0; k < %d; k += 2) {\n        %s *wk = w + k * %d;\n"
+                             "        %s d0 = scale * d[k], d1 = scale * d[k + 1];\n", full, T, nin, T);
+            for (int r = 0; r < 2; r++)
+                for (int j = 0; j < nin; j++)
+                    dc_buf_printf(b, "        wk[%d] -= d%d * in[%d];\n", r * nin + j, r, j);
+            dc_buf_puts(b, "    }\n");
+        }
+        if (nout > full) {
+            dc_buf_printf(b, "    {\n        %s *wk = w + %d, d0 = scale * d[%d];\n", T, full * nin, full);
+            for (int j = 0; j < nin; j++)
+                dc_buf_printf(b, "        wk[%d] -= d0 * in[%d];\n", j, j);
+            dc_buf_puts(b, "    }\n");
+        }
+        dc_buf_printf(b, "    for (k = 0; k < %d; k++)\n        bb[k] -= scale * d[k];\n}\n\n", nout);
+        return;
+    }
     dc_buf_printf(b, "static void %s_sgd%d(%s *p, const %s *d, const %s *in, %s scale)\n{\n", c->P, l, T, T, T, T);
     if (c->tcc_jit && (c->loops[l] == DC_LAYER_UNROLLED || c->loops[l] == DC_LAYER_KERNELS)) {
         dc_buf_printf(b, "    dck_sgdlayer%s(p + %zu, p + %zu, d, in, scale, %d, %d);\n", c->lit[0] ? "f" : "d", W, B,
