@@ -116,7 +116,8 @@ static double run_steps(const bench_ctx *c, const dcr_engine *e, void *params, v
         for (long s = 0; s < c->steps; s++) {
             loss = e->sgd_step(e->self, params, (const char *)c->X + at * row_in, (const char *)c->Y + at * row_out,
                                c->lr);
-            at = (at + 1) % c->n;
+            if (++at == c->n) /* not %: a division costs a fifth of the smallest step */
+                at = 0;
         }
         double t = cli_now() - t0;
         *last_loss = loss;
