@@ -65,15 +65,20 @@ static void fwd_blocked(dc_buf *b, const dc_emit_ctx *c, int nin, int nout)
  * (an SLP group of four stores into acc[]) and adds the lanes at the end
  * (one transpose per four rows); the delta is written out row after row
  * (gcc would unroll the short loop over k and vectorise the sums over k
- * with strided loads). Only for layers of at most DC_LANE_MAX units each
- * way: measured in docs/codegen.md, wider layers are faster as they were. */
+ * with strided loads; with more rows than that, two rows per iteration
+ * of a loop over them). Only for layers of at most DC_LANE_MAX inputs
+ * (rows gcc unrolls) and DC_LANE_MAX units, or DC_LANE_ROWS_MAX units
+ * when the rows are longer than one vector: measured in docs/codegen.md,
+ * layers with longer rows are faster as they were. */
 #define DC_LANES 4
 
 int dc_lanes_layer(const dc_emit_ctx *c, int l)
 {
     int nin = c->net->arch.sizes[l - 1], nout = c->net->arch.sizes[l];
-    return c->fast_math && c->loops[l] == DC_LAYER_LOOPS && nin % DC_LANES == 0 && nin <= DC_LANE_MAX &&
-           nout <= DC_LANE_MAX;
+    if (!c->fast_math || c->loops[l] != DC_LAYER_LOOPS || nin % DC_LANES != 0 || nin > DC_LANE_MAX)
+        return 0;
+    /* rows of one vector (4 inputs) gained nothing beyond 16 units */
+    return nout <= DC_LANE_MAX || (nin > DC_LANES && nout <= DC_LANE_ROWS_MAX);
 }
 
 static void fwd_lanes(dc_buf *b, const dc_emit_ctx *c, int nin, int nout)
@@ -203,12 +208,25 @@ void dc_loops_bwd(dc_buf *b, const dc_emit_ctx *c, int l)
             dc_buf_printf(b, "        d[%d] += wk[%d] * dk;\n", j, j);
         dc_buf_puts(b, "    }\n");
     } else if (dc_lanes_layer(c, l + 1)) {
-        /* fast mode, few rows: written out, row after row (gcc would
+        /* fast mode, short rows: written out, row after row (gcc would
          * unroll the loop over k and then vectorise the sums over k with
-         * strided loads); the SLP vectors run along the rows */
+         * strided loads); the SLP vectors run along the rows. Beyond
+         * DC_LANE_MAX rows, two rows written out per iteration of a loop
+         * over them (as fast as all rows written out, a third of the
+         * compile time at 256 rows), the odd row after it. */
+        int k0 = 1;
+        dc_buf_puts(b, "    (void)k;\n    (void)j;\n"); /* unused when written out with an identity activation */
         for (int j = 0; j < nl; j++)
             dc_buf_printf(b, "    d[%d] = w[%d] * dn[0];\n", j, j);
-        for (int k = 1; k < nn; k++)
+        if (nn > DC_LANE_MAX) {
+            k0 = 1 + (nn - 1) / 2 * 2;
+            dc_buf_printf(b, "    for (k = 1; k < %d; k += 2) {\n        const %s *wk = w + k * %d;\n", k0, T, nl);
+            for (int r = 0; r < 2; r++)
+                for (int j = 0; j < nl; j++)
+                    dc_buf_printf(b, "        d[%d] += wk[%d] * dn[k + %d];\n", j, r * nl + j, r);
+            dc_buf_puts(b, "    }\n");
+        }
+        for (int k = k0; k < nn; k++)
             for (int j = 0; j < nl; j++)
                 dc_buf_printf(b, "    d[%d] += w[%d] * dn[%d];\n", j, k * nl + j, k);
     } else {

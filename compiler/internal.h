@@ -136,7 +136,8 @@ int dc_batch_fits(const dc_net *n);
 void dc_emit_batch_driver(dc_buf *b, const dc_emit_ctx *c);
 
 /* ---- emit_net.c: the network's functions around the layers' --------------- */
-#define DC_LANE_MAX 16 /* cc fast mode: layers up to this wide each way take the lane forms (emit_loops.c) */
+#define DC_LANE_MAX 16       /* cc fast mode: layers of at most this many inputs and units take the lane forms */
+#define DC_LANE_ROWS_MAX 256 /* ... and of 8-16 inputs, up to this many units (emit_loops.c; acc[] is 4 per unit) */
 /* a layer (and the delta through its W) in the lane forms */
 int dc_lanes_layer(const dc_emit_ctx *c, int l);
 #define DC_SGD_UNROLL_MAX 4096 /* weights of an unrolled layer whose fused SGD step is written out */
