@@ -131,6 +131,7 @@ void dc_loops_grad(dc_buf *b, const dc_emit_ctx *c, int l);
 
 /* ---- emit_batch.c: the register-blocked minibatch driver ------------------ */
 #define DC_SB 8 /* samples per block */
+#define DC_TILE_UNITS 4 /* units per tile of the sample-minor kernels (float32: 8 vectors) */
 /* 1 when the block's scratch fits the stack budget */
 int dc_batch_fits(const dc_net *n);
 void dc_emit_batch_driver(dc_buf *b, const dc_emit_ctx *c);

@@ -163,6 +163,18 @@ Test(jit_cc, exact_mode_is_bit_identical_to_the_reference)
     cr_expect_eq(cc_vs_reference(&a, &adam, 1), 0.0);
     arch_of(&a, DCR_F32, 2, s2, a2, DCR_LOSS_CROSS_ENTROPY);
     cr_expect_eq(cc_vs_reference(&a, &sgd, 1), 0.0);
+    /* float32 takes the sample-minor minibatch driver: tanh and sigmoid,
+     * the other hidden activations (their derivatives are applied as the
+     * kernels store a tile), layers wider than a tile and not a multiple of
+     * it (overlapping tiles), a single output unit */
+    arch_of(&a, DCR_F32, 3, s1, a1, DCR_LOSS_MSE);
+    cr_expect_eq(cc_vs_reference(&a, &adam, 1), 0.0);
+    const int s3[] = {9, 7, 11, 6, 5, 1};
+    const dcr_act a3[] = {DCR_ACT_LEAKY_RELU, DCR_ACT_ELU, DCR_ACT_SOFTPLUS, DCR_ACT_GELU, DCR_ACT_SIGMOID};
+    arch_of(&a, DCR_F32, 5, s3, a3, DCR_LOSS_MSE);
+    a.alpha[1] = 0.01;
+    a.alpha[2] = 1.0;
+    cr_expect_eq(cc_vs_reference(&a, &adam, 1), 0.0);
 }
 
 Test(jit_cc, fast_mode_agrees_within_rounding)
