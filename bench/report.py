@@ -644,7 +644,7 @@ def targets(groups, gaps_path, comp=None):
         rows.append(("W1 %s: tcc >= 1x FANN" % net, ratio(find("W1", net), "fann", "tcc"), 1.0))
     for net in small + ("784-128-10",):
         g = find("W1", net)
-        for eng in ("tcc", "cc-exact", "cc"):
+        for eng in ("tcc", "tcc-exact", "cc-exact", "cc"):
             rows.append(("W1 %s: %s >= 300x PyTorch (1 thread)" % (net, eng), ratio(g, "pytorch-1t", eng), 300.0))
     rows.append(("W2 4-32-16-4: cc >= 6x PyTorch (1 thread)", ratio(find("W2", "4-32-16-4"), "pytorch-1t", "cc"), 6.0))
     rows.append(("W3 784-128-10 batch 32: cc >= 1.5x PyTorch (1 thread)",
