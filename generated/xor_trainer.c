@@ -1615,7 +1615,7 @@ static int idx_open(idx_src **out, const char *path, dcr_error *err)
         free(s);
         return dcr_fail(err, DCR_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
-    size_t got;
+    size_t got = 0; /* (gcc -O3 cannot see that every path sets it) */
     if (idx_fill(s, &got, err)) {
         idx_close(s);
         return -1;
@@ -1838,8 +1838,8 @@ static int idx_expect_end(idx_src *s, size_t offset, dcr_error *err)
 
 static int idx_load(dcr_dataset *d, idx_src *im, idx_src *lb, int n_in, int n_out, dcr_error *err)
 {
-    uint32_t idim[3], ldim[1];
-    size_t n_pix, n_lab;
+    uint32_t idim[3] = {0}, ldim[1] = {0}; /* (set by the header reads; gcc -O3 cannot tell) */
+    size_t n_pix = 0, n_lab = 0;
     if (idx_header(im, 3, idim, &n_pix, err) || idx_header(lb, 1, ldim, &n_lab, err))
         return -1;
     if (idim[0] != ldim[0])

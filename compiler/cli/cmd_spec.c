@@ -20,6 +20,7 @@ static const char usage_check[] =
 
 static const char usage_emit[] =
     "usage: deltac emit SPEC [-o FILE] [--standalone | --library] [--unroll MODE]\n"
+    "                        [--fast-math]\n"
     "\n"
     "Writes the generated C99 source of SPEC's network.\n"
     "  -o, --output FILE   write to FILE (atomically) instead of standard output\n"
@@ -30,7 +31,11 @@ static const char usage_emit[] =
     "  --unroll MODE       full (default): every weight a statement; loops: each\n"
     "                      layer as constant-bound loops (gcc compiles large layers\n"
     "                      in seconds and vectorises them); auto: per layer, by the\n"
-    "                      cost model for a build by the C compiler\n";
+    "                      cost model for a build by the C compiler\n"
+    "  --fast-math         tanh, sigmoid and exp from deltac's fastmath.h (pasted in)\n"
+    "                      instead of libm, and the loop forms of --jit cc's fast\n"
+    "                      mode: faster, results differ from libm's by rounding;\n"
+    "                      build with -O3 -march=native to vectorise (docs/cli.md)\n";
 
 static const char usage_gradcheck[] =
     "usage: deltac gradcheck SPEC [--seed N]\n"
@@ -107,9 +112,11 @@ int cmd_check(int argc, char **argv)
 }
 
 /* Both files are generated before either is written. */
-static int emit_library(const dc_net *n, const char *cmd, const char *base, dc_strategy st, dcr_error *err)
+static int emit_library(const dc_net *n, const char *cmd, const char *base, dc_strategy st, int fast,
+                        dcr_error *err)
 {
-    dc_emit_opts oc = {.strategy = st, .command_line = cmd, .form = DC_FORM_SOURCE, .target = DC_JIT_CC};
+    dc_emit_opts oc = {.strategy = st, .command_line = cmd, .form = DC_FORM_SOURCE, .target = DC_JIT_CC,
+                       .fast_math = fast};
     dc_emit_opts oh = oc;
     oh.form = DC_FORM_HEADER;
     char *c = NULL, *h = NULL, *path = NULL;
@@ -140,7 +147,7 @@ int cmd_emit(int argc, char **argv)
     cli_args a = {argc, argv, 0, NULL, usage_emit};
     const char *out = NULL, *v;
     dc_form form = DC_FORM_SOURCE;
-    int library = 0;
+    int library = 0, fast = 0;
     dc_strategy st = DC_EMIT_UNROLLED;
     for (a.i = 1; a.i < argc; a.i++) {
         if (cli_opt(&a, "--output", "-o", 1, &v))
@@ -151,6 +158,8 @@ int cmd_emit(int argc, char **argv)
             library = 1;
         else if (cli_opt(&a, "--unroll", NULL, 1, &v))
             st = cli_unroll(v);
+        else if (cli_opt(&a, "--fast-math", NULL, 0, &v))
+            fast = 1;
         else
             cli_other(&a);
     }
@@ -170,11 +179,12 @@ int cmd_emit(int argc, char **argv)
     char *cmd = cli_command_line(argc + 1, argv - 1);
     int rc;
     if (library) {
-        rc = emit_library(&n, cmd, out, st, &err);
+        rc = emit_library(&n, cmd, out, st, fast, &err);
         free(cmd);
         return rc ? cli_fail(&err) : 0;
     }
-    dc_emit_opts o = {.strategy = st, .command_line = cmd, .form = form, .job = &job, .target = DC_JIT_CC};
+    dc_emit_opts o = {.strategy = st, .command_line = cmd, .form = form, .job = &job, .target = DC_JIT_CC,
+                      .fast_math = fast};
     size_t len;
     char *src;
     rc = dc_emit(&src, &len, &n, &o, &err);

@@ -63,6 +63,22 @@ if [ -s "$T/jit_xor.txt" ] && cmp -s "$T/jit_xor.txt" "$T/aot_xor.txt"; then ok;
 if grep -Eq 'test accuracy: (9[3-9]|100)' "$T/aot_iris.txt" && cmp -s "$T/jit_iris.txt" "$T/aot_iris.txt"; then ok; else
     bad "iris: the standalone trainer differs from deltac train"$'\n'"$(diff "$T/jit_iris.txt" "$T/aot_iris.txt" | tail -5)"; fi
 
+# --fast-math: fastmath.h pasted in, the fast loop forms; warning-free at -O3 -march=native (what it is
+# for), and iris trains to the same accuracy with a test loss within 1 % of the exact one
+expect 0 '' "$DELTAC" emit "$SRC/specs/iris.json" --standalone --unroll auto --fast-math -o "$T/iris_fast.c"
+if grep -q 'fast exp/tanh' "$T/iris_fast.c" && grep -q 'DCM_tanhf(' "$T/iris_fast.c"; then ok; else
+    bad "emit --fast-math: no fastmath.h in the source"; fi
+if cc -O3 -march=native -std=c99 -Wall -Wextra -Werror "$T/iris_fast.c" -o "$T/iris_fast" -lm 2>"$T/cc.log"; then ok; else
+    bad "the --fast-math trainer does not build cleanly at -O3: $(head -20 "$T/cc.log")"; fi
+"$T/iris_fast" --train "$SRC/specs/data/iris.csv" --no-progress | strip_times >"$T/fast_iris.txt"
+if grep -q 'test accuracy: 96.67 %' "$T/fast_iris.txt" &&
+    awk 'FNR == 1 { f++ } /^test accuracy/ { l[f] = $NF } END { d = l[1] - l[2]; if (d < 0) d = -d; exit !(l[1] > 0 && d <= 0.01 * l[1]) }' \
+        "$T/jit_iris.txt" "$T/fast_iris.txt"; then ok; else
+    bad "iris with --fast-math: $(tail -2 "$T/fast_iris.txt") against $(tail -1 "$T/jit_iris.txt")"; fi
+expect 0 '' "$DELTAC" emit "$SRC/specs/iris.json" --library --fast-math -o "$T/irisfast"
+if grep -q 'DCM_tanhf' "$T/irisfast.c" && cc -O3 -march=native -std=c99 -Wall -Wextra -Werror -c "$T/irisfast.c" -o "$T/irisfast.o" 2>"$T/cc.log"; then ok; else
+    bad "the --fast-math library does not build cleanly: $(head -5 "$T/cc.log")"; fi
+
 # validation, early stopping, the log, the plot and delta traces in a standalone trainer: as in deltac train
 cp -r "$SRC/specs/data" "$T/data"
 sed 's/"standardize": true,/"standardize": true, "validation_fraction": 0.2,/; s/"epochs": 100,/"epochs": 400, "early_stopping": {"patience": 10},/' \
