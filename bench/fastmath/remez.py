@@ -7,7 +7,12 @@ first, re-fitting the higher ones after each rounding so they absorb the
 rounding of the lower ones. Prints C hex-float literals and the approximation
 error (the polynomial's own error, before any rounding of the arithmetic).
 
-    python3 bench/fastmath/remez.py      (needs python3-mpmath)
+tanhf is a rational function instead, x P(x^2) / Q(x^2) on [0, 9.1] with
+P(0) = Q(0) = 1 (rational Remez: the linearised system with the previous
+iteration's Q in the error term), rounded in the same way: q1, p1, q2, p2,
+... in turn, the rest re-fitted each time.
+
+    python3 bench/fastmath/remez.py [expf exp tanhf tanh]   (needs python3-mpmath)
 """
 import struct
 import sys
@@ -98,6 +103,85 @@ def show(name, cs, err, kind):
         print('    c%d = %s  /* %.17g */' % (i, hexlit(c, kind), float(c)))
 
 
+def rat_remez(f, m, n, b, fixed, grid=3000, iters=40):
+    """P of degree m and Q of degree n in s = x^2, Q(0) = 1 and the
+    coefficients in fixed ({('p', i) or ('q', i): value}) held: minimises
+    max over x in [0, b] of |f(x) - P(x^2)/Q(x^2)| / |f(x)|. Returns P, Q and
+    that maximum on a grid."""
+    fixed = dict(fixed)
+    fixed[('q', 0)] = mpf(1)
+    free = [('p', i) for i in range(m + 1) if ('p', i) not in fixed] + \
+           [('q', i) for i in range(n + 1) if ('q', i) not in fixed]
+    nf = len(free)
+    pts = [b * (i + mpf('0.5')) / grid for i in range(grid)] + [b]
+    fp = [f(x) for x in pts]
+    xs = [b * (1 - cos(pi * (j + mpf('0.5')) / (nf + 1))) / 2 for j in range(nf + 1)]
+
+    def ev(c, s):
+        r = mpf(0)
+        for ci in reversed(c):
+            r = r * s + ci
+        return r
+
+    def split(sol):
+        c = dict(fixed)
+        c.update({key: sol[k] for k, key in enumerate(free)})
+        return [c[('p', i)] for i in range(m + 1)], [c[('q', i)] for i in range(n + 1)]
+
+    P = Q = None
+    best = None
+    for _ in range(iters):
+        for _ in range(6):
+            # P(s) - f Q(s) + (-1)^j E f Q_prev(s) = 0 at the reference points
+            A = matrix(nf + 1, nf + 1)
+            rhs = matrix(nf + 1, 1)
+            for j, x in enumerate(xs):
+                s, fx = x * x, f(x)
+                const = sum((v if t == 'p' else -fx * v) * s ** i for (t, i), v in fixed.items())
+                for k, (t, i) in enumerate(free):
+                    A[j, k] = s ** i if t == 'p' else -fx * s ** i
+                A[j, nf] = (-1) ** j * fx * (ev(Q, s) if Q else 1)
+                rhs[j] = -const
+            P, Q = split(lu_solve(A, rhs))
+        err = [(fx - ev(P, x * x) / ev(Q, x * x)) / fx for x, fx in zip(pts, fp)]
+        maxerr = max(abs(e) for e in err)
+        best = (P, Q, maxerr)
+        runs = []
+        for x, e in zip(pts, err):
+            if e == 0:
+                continue
+            sg = e > 0
+            if runs and runs[-1][0] == sg:
+                if abs(e) > abs(runs[-1][2]):
+                    runs[-1] = (sg, x, e)
+            else:
+                runs.append((sg, x, e))
+        while len(runs) > nf + 1:
+            if abs(runs[0][2]) < abs(runs[-1][2]):
+                runs.pop(0)
+            else:
+                runs.pop()
+        if len(runs) < nf + 1 or not free:
+            break
+        xs = [r[1] for r in runs]
+    return best
+
+
+def fit_rational(f, m, n, b, kind):
+    """P(0) = 1, then q1, p1, q2, p2, ... rounded in turn, the rest re-fitted."""
+    fixed = {('p', 0): mpf(1)}
+    for i in range(1, max(m, n) + 1):
+        for key in [('q', i)] * (i <= n) + [('p', i)] * (i <= m):
+            P, Q, _ = rat_remez(f, m, n, b, fixed)
+            fixed[key] = round_to((P if key[0] == 'p' else Q)[key[1]], kind)
+    P, Q, err = rat_remez(f, m, n, b, fixed, grid=20000)
+    return P, Q, err
+
+
+def tanh_over_x(x):
+    return tanh(x) / x if x != 0 else mpf(1)
+
+
 def exp_q(r):
     """(e^r - 1 - r) / r^2, the part of e^r the polynomial carries"""
     if abs(r) < mpf('1e-20'):
@@ -135,10 +219,19 @@ if __name__ == '__main__':
     cfg = {
         'expf': (exp_q, exp_w, 5, -RF, RF, 'f'),
         'exp': (exp_q, exp_w, 11, -R, R, 'd'),
-        'tanhf': (tanh_q, tanh_w, 5, mpf(0), mpf('0.625') ** 2, 'f'),
         'tanh': (tanh_q, tanh_w, 11, mpf(0), mpf('0.625') ** 2, 'd'),
     }
     for name in todo:
+        if name == 'tanhf':
+            # x P(x^2) / Q(x^2), degrees 4 and 4, on [0, 9.1]: tanh rounds to
+            # 1 in float from 9.011, and the code clamps |x| to 9.1
+            P, Q, err = fit_rational(tanh_over_x, 4, 4, mpf('9.1'), 'f')
+            print('tanhf: max relative error %.3e' % float(err))
+            for i, c in enumerate(P):
+                print('    p%d = %s  /* %.17g */' % (i, hexlit(c, 'f'), float(c)))
+            for i, c in enumerate(Q):
+                print('    q%d = %s  /* %.17g */' % (i, hexlit(c, 'f'), float(c)))
+            continue
         f, w, n, a, b, kind = cfg[name]
         cs, err = fit_rounded(f, w, n, a, b, kind)
         show(name, cs, err, kind)
