@@ -107,8 +107,12 @@ typedef struct {
                                  DC_JIT_TCC (0): the libtcc JIT, whose code may call deltac's own
                                  kernels (compiler/kernels.h); DC_JIT_CC, also for any code a C
                                  compiler builds ahead of time */
-    int fast_math;            /* exp and tanh by compiler/fastmath.h (inlined, vectorisable, error
-                                 bounds in docs/fastmath.md) instead of libm */
+    int fast_math;            /* tanh, sigmoid and softmax's exp by compiler/fastmath.h instead of
+                                 libm (error bounds in docs/fastmath.md): pasted in and inlined
+                                 for code a C compiler builds, which also gets the fast-mode loop
+                                 forms; for the libtcc JIT, calls of deltac's vectorised
+                                 kernels (compiler/kernels_act.c). 0: results equal the
+                                 reference engine's bit for bit in float64 */
 } dc_emit_opts;
 
 /* Writes the C99 source for net into *out_src (NUL-terminated, *out_len
