@@ -69,19 +69,26 @@ static void emit_bfwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_buf_puts(b, "    }\n}\n\n");
 }
 
-/* P_bgradL: g(W) += sum over the block's samples of d a^T, g(b) += d, each
- * element adding the samples in order */
-static void emit_bgrad(dc_buf *b, const dc_emit_ctx *c, int l)
+/* The gradient kernel of layer l: g(W) += sum over the block's samples of
+ * d a^T, g(b) += d, each element adding the samples in order; In is
+ * sample-major (In[DC_SB][nin]: the loop over inputs vectorises, the
+ * block's deltas of a unit in registers). P_bgradL takes D sample-major
+ * (D[DC_SB][nout]), P_tgradL sample-minor (D[nout][DC_SB]). */
+static void emit_grad_kernel(dc_buf *b, const dc_emit_ctx *c, int l, int minor)
 {
     const dc_net *n = c->net;
     const char *T = c->T, *P = c->P;
     int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
-    dc_buf_printf(b, "static void %s_bgrad%d(%s *restrict g, const %s *restrict D, const %s *restrict In)\n{\n", P, l,
-                  T, T, T);
+    dc_buf_printf(b, "static void %s_%cgrad%d(%s *restrict g, const %s *restrict D, const %s *restrict In)\n{\n", P,
+                  minor ? 't' : 'b', l, T, T, T);
     dc_buf_printf(b, "    %s *gw = g + %zu, *gb = g + %zu;\n    int k, j;\n", T, n->w_off[l], n->b_off[l]);
     dc_buf_printf(b, "    for (k = 0; k < %d; k++) {\n        %s *gk = gw + k * %d;\n", nout, T, nin);
-    for (int i = 0; i < DC_SB; i++)
-        dc_buf_printf(b, "        %s d%d = D[%d + k];\n", T, i, i * nout);
+    for (int i = 0; i < DC_SB; i++) {
+        if (minor)
+            dc_buf_printf(b, "        %s d%d = D[k * %d + %d];\n", T, i, DC_SB, i);
+        else
+            dc_buf_printf(b, "        %s d%d = D[%d + k];\n", T, i, i * nout);
+    }
     for (int i = 0; i < DC_SB; i++)
         dc_buf_printf(b, "        gb[k] += d%d;\n", i);
     dc_buf_printf(b, "        for (j = 0; j < %d; j++) {\n            %s v = gk[j];\n", nin, T);
@@ -224,29 +231,6 @@ static void emit_tbwd(dc_buf *b, const dc_emit_ctx *c, int l)
     dc_buf_puts(b, "}\n\n");
 }
 
-/* P_tgradL: g(b) += d, g(W) += d a^T over the block, each element adding
- * the samples in order; D[nout][DC_SB] sample-minor, In[DC_SB][nin]
- * sample-major (the sample-major driver's kernel: the loop over inputs
- * vectorises, the block's deltas of a unit in registers) */
-static void emit_tgrad(dc_buf *b, const dc_emit_ctx *c, int l)
-{
-    const dc_net *n = c->net;
-    const char *T = c->T, *P = c->P;
-    int nin = n->arch.sizes[l - 1], nout = n->arch.sizes[l];
-    dc_buf_printf(b, "static void %s_tgrad%d(%s *restrict g, const %s *restrict D, const %s *restrict In)\n{\n", P, l,
-                  T, T, T);
-    dc_buf_printf(b, "    %s *gw = g + %zu, *gb = g + %zu;\n    int k, j;\n", T, n->w_off[l], n->b_off[l]);
-    dc_buf_printf(b, "    for (k = 0; k < %d; k++) {\n        %s *gk = gw + k * %d;\n", nout, T, nin);
-    for (int i = 0; i < DC_SB; i++)
-        dc_buf_printf(b, "        %s d%d = D[k * %d + %d];\n", T, i, DC_SB, i);
-    for (int i = 0; i < DC_SB; i++)
-        dc_buf_printf(b, "        gb[k] += d%d;\n", i);
-    dc_buf_printf(b, "        for (j = 0; j < %d; j++) {\n            %s v = gk[j];\n", nin, T);
-    for (int i = 0; i < DC_SB; i++)
-        dc_buf_printf(b, "            v += d%d * In[%d + j];\n", i, i * nin);
-    dc_buf_puts(b, "            gk[j] = v;\n        }\n    }\n}\n\n");
-}
-
 /* dst[s][k] = src[k][s] (or back) for an n x DC_SB tile */
 static void emit_transpose(dc_buf *b, const dc_emit_ctx *c)
 {
@@ -362,8 +346,8 @@ static void emit_minor_driver(dc_buf *b, const dc_emit_ctx *c)
     for (int l = 1; l < L; l++)
         emit_tbwd(b, c, l);
     for (int l = 1; l < L; l++)
-        emit_tgrad(b, c, l);
-    emit_bgrad(b, c, L);
+        emit_grad_kernel(b, c, l, 1);
+    emit_grad_kernel(b, c, L, 0);
     dc_buf_printf(b,
                   "/* grad = the sum of the per-sample gradients over n samples (rows of X\n"
                   " * and Y), %d samples at a time (sample-minor blocks); returns the mean loss. */\n"
@@ -453,7 +437,7 @@ void dc_emit_batch_driver(dc_buf *b, const dc_emit_ctx *c)
     for (int l = 1; l <= L; l++)
         emit_bfwd(b, c, l);
     for (int l = 1; l <= L; l++)
-        emit_bgrad(b, c, l);
+        emit_grad_kernel(b, c, l, 0);
     dc_buf_printf(b,
                   "/* grad = the sum of the per-sample gradients over n samples (rows of X\n"
                   " * and Y), %d samples at a time; returns the mean loss. */\n"

@@ -77,6 +77,21 @@ static void *rnd(size_t n, dcr_dtype t, dcr_rng *r)
     return p;
 }
 
+/* The largest difference of got[i] from want[i], relative to |want[i]|
+ * (at least 1e-3); NaN wins. */
+static double worst_rel(const void *got, const void *want, size_t n, dcr_dtype t)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = t == DCR_F64 ? ((const double *)got)[i] : ((const float *)got)[i];
+        double y = t == DCR_F64 ? ((const double *)want)[i] : ((const float *)want)[i];
+        double d = fabs(x - y) / (fabs(y) > 1e-3 ? fabs(y) : 1e-3);
+        if (d > worst || d != d)
+            worst = d;
+    }
+    return worst;
+}
+
 /* 20 steps of batch 19 (two blocks of 8 samples and 3 more) on the arch with optimizer o through the cc backend
  * (exact or fast) and the reference engine; the largest relative
  * difference of the parameters. */
@@ -125,14 +140,7 @@ static double cc_vs_reference(const dcr_arch *a, const dcr_optim *o, int exact)
         ref.batch_grad(ref.self, g, p2, X, Y, B);
         ref.update(ref.self, p2, s2, g, &st);
     }
-    double worst = 0;
-    for (size_t i = 0; i < np; i++) {
-        double x = a->dtype == DCR_F64 ? ((double *)p1)[i] : ((float *)p1)[i];
-        double y = a->dtype == DCR_F64 ? ((double *)p2)[i] : ((float *)p2)[i];
-        double d = fabs(x - y) / (fabs(y) > 1e-3 ? fabs(y) : 1e-3);
-        if (d > worst || d != d)
-            worst = d;
-    }
+    double worst = worst_rel(p1, p2, np, a->dtype);
     free(p1); free(p2); free(g); free(s1); free(s2); free(X); free(Y);
     dc_jit_engine_free(&e);
     dcr_ref_engine_free(&ref);
@@ -331,14 +339,7 @@ static double fused_vs_reference(const dcr_arch *a, int exact)
         ref.batch_grad(ref.self, g, p2, x, y, 1);
         ref.update(ref.self, p2, NULL, g, &st);
     }
-    double worst = 0;
-    for (size_t i = 0; i < np; i++) {
-        double u = a->dtype == DCR_F64 ? ((double *)p1)[i] : ((float *)p1)[i];
-        double v = a->dtype == DCR_F64 ? ((double *)p2)[i] : ((float *)p2)[i];
-        double d = fabs(u - v) / (fabs(v) > 1e-3 ? fabs(v) : 1e-3);
-        if (d > worst || d != d)
-            worst = d;
-    }
+    double worst = worst_rel(p1, p2, np, a->dtype);
     free(p1); free(p2); free(g); free(X); free(Y);
     dc_jit_engine_free(&e);
     dcr_ref_engine_free(&ref);
